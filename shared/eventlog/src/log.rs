@@ -1,0 +1,638 @@
+//! The log handle: open, append, read, subscribe.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::thread::JoinHandle;
+
+use chrono::Utc;
+use circlemade_contracts::{CloudEvent, EventId};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
+
+use crate::record::{self, Origin, RecordedEvent};
+use crate::writer::{Job, Message, Prepared, Writer};
+use crate::{
+    AppendError, ExpectedVersion, OpenError, Position, ReadError, StreamId, StreamVersion,
+};
+
+/// The on-disk format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+const FORMAT_KEY: &[u8] = b"format";
+/// Trees whose names start with this belong to the log; [`EventLog::open_tree`] refuses them.
+const RESERVED_PREFIX: &str = "log.";
+
+/// How to open a log.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// The service's data directory (created if missing).
+    pub path: PathBuf,
+    /// sled's page cache, in bytes. Reads of recent events and index lookups are served
+    /// from it; it bounds the resident memory of the log.
+    pub cache_capacity_bytes: u64,
+    /// Most events the writer commits under one flush. Larger batches amortise the flush
+    /// further but make a single transaction larger.
+    pub max_batch_events: usize,
+    /// Appends waiting for the writer before callers are made to wait (back-pressure).
+    pub queue_depth: usize,
+}
+
+impl LogConfig {
+    /// Defaults suited to one service: 64 MiB of cache, batches of up to 4096 events.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        LogConfig {
+            path: path.into(),
+            cache_capacity_bytes: 64 * 1024 * 1024,
+            max_batch_events: 4096,
+            queue_depth: 4096,
+        }
+    }
+}
+
+/// What an append did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// Position of the first event of the append.
+    pub first: Position,
+    /// Position of the last one: a reader that waits for it sees the whole append.
+    pub last: Position,
+    /// Version of the stream after the append.
+    pub version: StreamVersion,
+    /// `true` when every event was already in the log (a retried append): nothing was
+    /// written and the positions are those of the first time.
+    pub already_appended: bool,
+}
+
+/// One append among several submitted together with [`EventLog::append_batch`].
+#[derive(Clone, Debug)]
+pub struct AppendRequest {
+    /// The stream (aggregate) to append to.
+    pub stream: StreamId,
+    /// The version the writer expects the stream to be at.
+    pub expected: ExpectedVersion,
+    /// The events, in order.
+    pub events: Vec<CloudEvent>,
+    /// Whether they are this service's own events or copies of another's.
+    pub origin: Origin,
+}
+
+/// The log's trees. All of them are written in one transaction per batch.
+#[derive(Clone)]
+pub(crate) struct Trees {
+    /// position (u64 BE) -> record.
+    pub(crate) events: sled::Tree,
+    /// stream name + 0xFF + version (u64 BE) -> position.
+    pub(crate) streams: sled::Tree,
+    /// stream name -> current version (u64 BE).
+    pub(crate) heads: sled::Tree,
+    /// event id (16 bytes) -> position.
+    pub(crate) ids: sled::Tree,
+}
+
+impl Trees {
+    pub(crate) fn stream_key(stream: &StreamId, version: StreamVersion) -> Vec<u8> {
+        let mut key = Self::stream_prefix(stream);
+        key.extend_from_slice(&version.0.to_be_bytes());
+        key
+    }
+
+    fn stream_prefix(stream: &StreamId) -> Vec<u8> {
+        let mut key = Vec::with_capacity(stream.as_str().len() + 9);
+        key.extend_from_slice(stream.as_str().as_bytes());
+        key.push(0xFF);
+        key
+    }
+
+    pub(crate) fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, AppendError> {
+        match self.heads.get(stream.as_str().as_bytes())? {
+            None => Ok(StreamVersion(0)),
+            Some(bytes) => Position::from_key(&bytes)
+                .map(|p| StreamVersion(p.0))
+                .ok_or_else(|| AppendError::Damaged(format!("version of stream {stream}"))),
+        }
+    }
+
+    pub(crate) fn position_of(&self, id: &EventId) -> Result<Option<Position>, AppendError> {
+        match self.ids.get(id.as_bytes())? {
+            None => Ok(None),
+            Some(bytes) => Position::from_key(&bytes)
+                .map(Some)
+                .ok_or_else(|| AppendError::Damaged(format!("index entry of event {id}"))),
+        }
+    }
+
+    pub(crate) fn stream_of(
+        &self,
+        position: Position,
+    ) -> Result<(StreamId, StreamVersion), AppendError> {
+        let bytes = self
+            .events
+            .get(position.to_key())?
+            .ok_or_else(|| AppendError::Damaged(format!("no record at position {position}")))?;
+        let raw = record::split(&bytes)
+            .map_err(|e| AppendError::Damaged(format!("record at position {position}: {e}")))?;
+        let stream = StreamId::new(raw.stream)
+            .map_err(|e| AppendError::Damaged(format!("record at position {position}: {e}")))?;
+        Ok((stream, raw.version))
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    db: sled::Db,
+    trees: Trees,
+    jobs: mpsc::Sender<Message>,
+    head: watch::Receiver<Position>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A service's append-only event log. Cheap to clone: clones share one writer.
+///
+/// See the crate docs for the guarantees.
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("path", &self.inner.path)
+            .field("head", &*self.inner.head.borrow())
+            .finish()
+    }
+}
+
+impl EventLog {
+    /// Opens (or creates) the log in `config.path` and starts its writer thread.
+    ///
+    /// Blocking: sled reads its files here. Call it at start-up, or inside
+    /// `spawn_blocking`.
+    pub fn open(config: LogConfig) -> Result<Self, OpenError> {
+        let path = config.path.clone();
+        let storage = |source| OpenError::Storage {
+            path: path.clone(),
+            source,
+        };
+        let db = sled::Config::new()
+            .path(&config.path)
+            .cache_capacity(config.cache_capacity_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(storage)?;
+        let open = |name: &str| db.open_tree(name).map_err(storage);
+        let trees = Trees {
+            events: open("log.events")?,
+            streams: open("log.streams")?,
+            heads: open("log.heads")?,
+            ids: open("log.ids")?,
+        };
+        let meta = open("log.meta")?;
+        check_format(&path, &meta, &trees).map_err(|e| match e {
+            FormatCheck::Storage(source) => storage(source),
+            FormatCheck::Open(e) => e,
+        })?;
+
+        let head = match trees.events.last().map_err(storage)? {
+            None => Position::START,
+            Some((key, _)) => {
+                Position::from_key(&key).ok_or(OpenError::DamagedMarker { path: path.clone() })?
+            }
+        };
+        let (head_tx, head_rx) = watch::channel(head);
+        let (jobs_tx, jobs_rx) = mpsc::channel(config.queue_depth.max(1));
+        let writer = Writer {
+            db: db.clone(),
+            trees: trees.clone(),
+            jobs: jobs_rx,
+            head: head_tx,
+            poisoned: Arc::new(AtomicBool::new(false)),
+            max_batch_events: config.max_batch_events.max(1),
+        };
+        let handle = std::thread::Builder::new()
+            .name("eventlog-writer".into())
+            .spawn(move || writer.run())
+            .map_err(OpenError::Thread)?;
+        tracing::debug!(path = %path.display(), %head, "event log opened");
+        Ok(EventLog {
+            inner: Arc::new(Inner {
+                path,
+                db,
+                trees,
+                jobs: jobs_tx,
+                head: head_rx,
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Appends this service's own events to `stream`, all or nothing, and returns once
+    /// they are flushed to disk.
+    ///
+    /// The events' `sequence`, `streamversion` and `recordedtime` are this log's (read
+    /// them back, or from [`Appended`]); whatever the caller put there is ignored.
+    pub async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<CloudEvent>,
+    ) -> Result<Appended, AppendError> {
+        let request = AppendRequest {
+            stream: stream.clone(),
+            expected,
+            events,
+            origin: Origin::Local,
+        };
+        let mut answers = self.append_batch(vec![request]).await?;
+        answers.pop().unwrap_or(Err(AppendError::Closed))
+    }
+
+    /// Copies another service's event into this log (an inbox), keeping its envelope
+    /// untouched. The stream is the event's subject. An event already in the log is
+    /// answered as [`Appended::already_appended`], which is how inboxes drop redelivered
+    /// messages.
+    pub async fn import(&self, event: CloudEvent) -> Result<Appended, AppendError> {
+        let mut answers = self.import_batch(vec![event]).await?;
+        answers.pop().unwrap_or(Err(AppendError::Closed))
+    }
+
+    /// [`EventLog::import`] for many events, committed together under one flush. Each
+    /// event is its own append: one refused does not refuse the others.
+    pub async fn import_batch(
+        &self,
+        events: Vec<CloudEvent>,
+    ) -> Result<Vec<Result<Appended, AppendError>>, AppendError> {
+        let mut requests = Vec::with_capacity(events.len());
+        let mut answers = Vec::with_capacity(events.len());
+        for event in events {
+            match StreamId::new(event.subject.clone()) {
+                Ok(stream) => {
+                    requests.push(AppendRequest {
+                        stream,
+                        expected: ExpectedVersion::Any,
+                        events: vec![event],
+                        origin: Origin::Imported,
+                    });
+                    answers.push(None);
+                }
+                Err(e) => answers.push(Some(Err(AppendError::Encode {
+                    id: event.id,
+                    reason: e.to_string(),
+                }))),
+            }
+        }
+        let mut results = self.append_batch(requests).await?.into_iter();
+        Ok(answers
+            .into_iter()
+            .map(|answer| {
+                answer.unwrap_or_else(|| results.next().unwrap_or(Err(AppendError::Closed)))
+            })
+            .collect())
+    }
+
+    /// Submits several appends at once; each is all or nothing on its own, and all are
+    /// answered after one flush. The outer error means none was submitted.
+    pub async fn append_batch(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<Result<Appended, AppendError>>, AppendError> {
+        let recorded_at = Utc::now();
+        let mut prepared = Vec::with_capacity(requests.len());
+        for request in requests {
+            let mut events = Vec::with_capacity(request.events.len());
+            for event in &request.events {
+                let json = serde_json::to_vec(event).map_err(|e| AppendError::Encode {
+                    id: event.id,
+                    reason: e.to_string(),
+                })?;
+                events.push((event.id, json));
+            }
+            prepared.push(Prepared {
+                stream: request.stream,
+                expected: request.expected,
+                origin: request.origin,
+                recorded_at,
+                events,
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .jobs
+            .send(Message::Append(Job {
+                requests: prepared,
+                reply,
+            }))
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        answer.await.map_err(|_| AppendError::Closed)
+    }
+
+    /// The last durable position (`Position::START` when the log is empty). Readers never
+    /// see beyond it, so nothing is read (or published) before it is on disk.
+    pub fn head(&self) -> Position {
+        *self.inner.head.borrow()
+    }
+
+    /// A receiver that changes each time the durable head moves: the way to wait for new
+    /// events without polling.
+    pub fn subscribe(&self) -> watch::Receiver<Position> {
+        self.inner.head.clone()
+    }
+
+    /// Waits until the durable head reaches `position`; returns the head then.
+    pub async fn wait_for(&self, position: Position) -> Result<Position, AppendError> {
+        let mut head = self.subscribe();
+        let reached = head
+            .wait_for(|head| *head >= position)
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        Ok(*reached)
+    }
+
+    /// Blocking reads, for code that already runs off the async runtime (a rebuild on a
+    /// blocking thread, a command-line tool).
+    pub fn reader(&self) -> LogReader {
+        LogReader {
+            trees: self.inner.trees.clone(),
+            head: self.head(),
+        }
+    }
+
+    /// Up to `max` events from `from` (inclusive), in position order.
+    pub async fn read_from(
+        &self,
+        from: Position,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, ReadError> {
+        let reader = self.reader();
+        blocking(move || reader.read_from(from, max)).await
+    }
+
+    /// The events of one stream from `from` (inclusive; `StreamVersion(1)` for all).
+    pub async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from: StreamVersion,
+    ) -> Result<Vec<RecordedEvent>, ReadError> {
+        let reader = self.reader();
+        let stream = stream.clone();
+        blocking(move || reader.read_stream(&stream, from)).await
+    }
+
+    /// The event with this id, if the log holds it.
+    pub async fn get(&self, id: EventId) -> Result<Option<RecordedEvent>, ReadError> {
+        let reader = self.reader();
+        blocking(move || reader.get(id)).await
+    }
+
+    /// The current version of a stream (0 when it does not exist).
+    pub async fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, ReadError> {
+        let reader = self.reader();
+        let stream = stream.clone();
+        blocking(move || reader.stream_version(&stream)).await
+    }
+
+    /// Opens a tree of the same database for state derived from the log (cursors, read
+    /// models, dead letters). Names starting with `log.` are the log's own and refused.
+    ///
+    /// Such state is written outside the log's transactions: keep it rebuildable from
+    /// the log, or write it with the position it reflects.
+    pub fn open_tree(&self, name: &str) -> Result<sled::Tree, sled::Error> {
+        if name.starts_with(RESERVED_PREFIX) {
+            return Err(sled::Error::Unsupported(format!(
+                "tree names starting with {RESERVED_PREFIX:?} are reserved for the event log"
+            )));
+        }
+        self.inner.db.open_tree(name)
+    }
+
+    /// Flushes the whole database, including derived trees, off the async runtime.
+    pub async fn flush(&self) -> Result<(), ReadError> {
+        let db = self.inner.db.clone();
+        blocking(move || db.flush().map(|_| ()).map_err(ReadError::from)).await
+    }
+
+    /// Stops the writer after it has committed every append already submitted, and
+    /// waits for it. Appends through any clone fail with [`AppendError::Closed`]
+    /// afterwards. The database itself is released when the last clone is dropped.
+    pub async fn close(&self) {
+        let Some(handle) = self.inner.writer.lock().await.take() else {
+            return;
+        };
+        if self.inner.jobs.send(Message::Close).await.is_ok() {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}
+
+/// Events in position order; see [`LogReader::iter_from`].
+pub struct Records {
+    range: sled::Iter,
+    expected: Position,
+    head: Position,
+    done: bool,
+}
+
+impl Records {
+    fn step(&mut self) -> Option<Result<RecordedEvent, ReadError>> {
+        let Some(item) = self.range.next() else {
+            // The range ended before the head: the records in between are missing.
+            if self.expected <= self.head {
+                return Some(Err(ReadError::Missing {
+                    position: self.expected,
+                    head: self.head,
+                }));
+            }
+            return None;
+        };
+        let (key, value) = match item {
+            Ok(kv) => kv,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let Some(position) = Position::from_key(&key) else {
+            return Some(Err(ReadError::Index {
+                index: "events",
+                reason: "key is not a position".into(),
+            }));
+        };
+        if position != self.expected {
+            return Some(Err(ReadError::Missing {
+                position: self.expected,
+                head: self.head,
+            }));
+        }
+        self.expected = position.next();
+        Some(decode(position, &value))
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<RecordedEvent, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.step();
+        self.done = !matches!(item, Some(Ok(_)));
+        item
+    }
+}
+
+/// Synchronous, read-only access to the log up to the durable head it was made at.
+#[derive(Clone)]
+pub struct LogReader {
+    trees: Trees,
+    head: Position,
+}
+
+impl LogReader {
+    /// The durable head this reader reads up to.
+    pub fn head(&self) -> Position {
+        self.head
+    }
+
+    /// Up to `max` events from `from` (inclusive).
+    pub fn read_from(&self, from: Position, max: usize) -> Result<Vec<RecordedEvent>, ReadError> {
+        self.iter_from(from).take(max).collect()
+    }
+
+    /// Every event from `from` up to this reader's head, decoded lazily, in order. A
+    /// corrupted or missing record ends the iteration with an error naming its position.
+    pub fn iter_from(&self, from: Position) -> Records {
+        let from = Position(from.0.max(1));
+        Records {
+            range: self.trees.events.range(from.to_key()..=self.head.to_key()),
+            expected: from,
+            head: self.head,
+            done: from > self.head,
+        }
+    }
+
+    /// The event at `position`.
+    pub fn at(&self, position: Position) -> Result<Option<RecordedEvent>, ReadError> {
+        if position.0 == 0 || position > self.head {
+            return Ok(None);
+        }
+        match self.trees.events.get(position.to_key())? {
+            None => Err(ReadError::Missing {
+                position,
+                head: self.head,
+            }),
+            Some(bytes) => decode(position, &bytes).map(Some),
+        }
+    }
+
+    /// The events of one stream from version `from` (inclusive).
+    pub fn read_stream(
+        &self,
+        stream: &StreamId,
+        from: StreamVersion,
+    ) -> Result<Vec<RecordedEvent>, ReadError> {
+        let start = Trees::stream_key(stream, StreamVersion(from.0.max(1)));
+        let end = Trees::stream_key(stream, StreamVersion(u64::MAX));
+        let mut events = Vec::new();
+        for item in self.trees.streams.range(start..=end) {
+            let (_, value) = item?;
+            let position = Position::from_key(&value).ok_or_else(|| ReadError::Index {
+                index: "streams",
+                reason: format!("entry of stream {stream} is not a position"),
+            })?;
+            if position > self.head {
+                break;
+            }
+            match self.at(position)? {
+                Some(event) => events.push(event),
+                None => break,
+            }
+        }
+        Ok(events)
+    }
+
+    /// The event with this id.
+    pub fn get(&self, id: EventId) -> Result<Option<RecordedEvent>, ReadError> {
+        match self.trees.ids.get(id.as_bytes())? {
+            None => Ok(None),
+            Some(value) => {
+                let position = Position::from_key(&value).ok_or_else(|| ReadError::Index {
+                    index: "ids",
+                    reason: format!("entry of event {id} is not a position"),
+                })?;
+                self.at(position)
+            }
+        }
+    }
+
+    /// The current version of a stream (0 when it does not exist).
+    pub fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, ReadError> {
+        self.trees
+            .stream_version(stream)
+            .map_err(|e| ReadError::Index {
+                index: "heads",
+                reason: e.to_string(),
+            })
+    }
+}
+
+fn decode(position: Position, bytes: &[u8]) -> Result<RecordedEvent, ReadError> {
+    record::decode(position, bytes).map_err(|failure| ReadError::Corrupted {
+        position,
+        reason: failure.to_string(),
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ReadError> + Send + 'static,
+) -> Result<T, ReadError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ReadError::Task(e.to_string()))?
+}
+
+enum FormatCheck {
+    Storage(sled::Error),
+    Open(OpenError),
+}
+
+impl From<sled::Error> for FormatCheck {
+    fn from(e: sled::Error) -> Self {
+        FormatCheck::Storage(e)
+    }
+}
+
+/// A new log gets the current format marker; an existing one must carry a marker this
+/// build can read.
+fn check_format(path: &Path, meta: &sled::Tree, trees: &Trees) -> Result<(), FormatCheck> {
+    match meta.get(FORMAT_KEY)? {
+        None if trees.events.is_empty() => {
+            meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+            meta.flush()?;
+            Ok(())
+        }
+        None => Err(FormatCheck::Open(OpenError::NotALog {
+            path: path.to_owned(),
+        })),
+        Some(bytes) => {
+            let found = <[u8; 4]>::try_from(bytes.as_ref())
+                .map(u32::from_be_bytes)
+                .map_err(|_| {
+                    FormatCheck::Open(OpenError::DamagedMarker {
+                        path: path.to_owned(),
+                    })
+                })?;
+            if found > FORMAT_VERSION {
+                return Err(FormatCheck::Open(OpenError::NewerFormat {
+                    path: path.to_owned(),
+                    found,
+                    supported: FORMAT_VERSION,
+                }));
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Durable before acknowledged, under `kill -9`.
+//!
+//! The test runs itself as a child process (the ignored test `appender` below) that
+//! appends from many tasks and prints each acknowledged event. The parent kills it with
+//! SIGKILL at a random moment, reopens the log and checks that every acknowledged event
+//! is there, intact, and that the log has no hole. Several cycles share one data dir, so
+//! recovery after a crash is exercised too.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test reports a failure
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use circlemade_contracts::EventId;
+use circlemade_eventlog::{ExpectedVersion, Position};
+use rand::Rng;
+use support::{event_with_id, open, stream};
+
+const DIR_VAR: &str = "CIRCLEMADE_KILL9_DIR";
+const CYCLES: usize = 5;
+
+/// The child: appends for ever from 16 tasks, printing `ACK <position> <id> <n>`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by kill_9_at_any_moment_loses_no_acknowledged_event as its child process"]
+async fn appender() {
+    let Ok(dir) = std::env::var(DIR_VAR) else {
+        return;
+    };
+    let log = open(std::path::Path::new(&dir));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    for task in 0..16u64 {
+        let log = log.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let s = stream(&format!("member/{task}"));
+            for n in (task << 32).. {
+                let id = EventId::new();
+                let appended = log
+                    .append(&s, ExpectedVersion::Any, vec![event_with_id(id, &s, n)])
+                    .await
+                    .expect("appends succeed until the process is killed");
+                if tx.send(format!("ACK {} {id} {n}", appended.first)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    while let Some(line) = rx.recv().await {
+        writeln!(out, "{line}").expect("stdout is open");
+        out.flush().expect("stdout is open");
+    }
+}
+
+#[test]
+fn kill_9_at_any_moment_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut rng = rand::rng();
+    let mut acked: HashMap<EventId, (Position, u64)> = HashMap::new();
+
+    for cycle in 0..CYCLES {
+        let mut child = Command::new(&exe)
+            .args([
+                "--ignored",
+                "--exact",
+                "appender",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(DIR_VAR, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        // Kill after a random number of acknowledgements: anywhere from the first
+        // batches to thousands of events in.
+        let kill_after = rng.random_range(1..3000);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = 0;
+        for line in stdout.lines() {
+            let line = line.unwrap();
+            let mut parts = line.split_whitespace();
+            if parts.next() != Some("ACK") {
+                continue;
+            }
+            let position = Position(parts.next().unwrap().parse().unwrap());
+            let id = EventId(parts.next().unwrap().parse().unwrap());
+            let n: u64 = parts.next().unwrap().parse().unwrap();
+            acked.insert(id, (position, n));
+            seen += 1;
+            if seen >= kill_after || Instant::now() > deadline {
+                break;
+            }
+        }
+        assert!(seen > 0, "cycle {cycle}: the child acknowledged nothing");
+        // SIGKILL: no destructor, no final flush.
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let log = open(dir.path());
+            for (id, (position, n)) in &acked {
+                let read = log
+                    .get(*id)
+                    .await
+                    .unwrap_or_else(|e| panic!("cycle {cycle}: reading {id}: {e}"))
+                    .unwrap_or_else(|| panic!("cycle {cycle}: acknowledged event {id} lost"));
+                assert_eq!(read.position, *position, "cycle {cycle}: {id} moved");
+                assert_eq!(
+                    read.event.data["n"].as_u64(),
+                    Some(*n),
+                    "cycle {cycle}: {id} altered"
+                );
+            }
+            // The whole log reads back: gapless, every record intact.
+            let head = log.head();
+            let mut count = 0u64;
+            for record in log.reader().iter_from(Position(1)) {
+                record.unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+                count += 1;
+            }
+            assert_eq!(count, head.0, "cycle {cycle}: holes in the log");
+            log.close().await;
+        });
+    }
+    assert!(acked.len() >= CYCLES);
+}
