@@ -49,6 +49,16 @@ pub enum OpenError {
         /// The data directory.
         path: PathBuf,
     },
+    /// A record the log must read at open (to recover its stream heads) is damaged.
+    #[error("the event log at {path} has a corrupted record at position {position}: {reason}")]
+    Corrupted {
+        /// The data directory.
+        path: PathBuf,
+        /// The record's position.
+        position: Position,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The writer thread could not be started.
     #[error("cannot start the log writer thread: {0}")]
     Thread(#[source] std::io::Error),

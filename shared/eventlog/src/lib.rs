@@ -9,8 +9,9 @@
 //! [`EventLog::append`] serialises the events on the caller's task and hands them to
 //! the log's single **writer thread**. The writer takes every append waiting in its
 //! queue (a *group commit*), checks each against the log and against those before it in
-//! the same batch, writes all accepted ones in **one sled transaction** across the
-//! log's trees, calls `flush` once, and only then answers the callers. A thousand
+//! the same batch, and writes all accepted ones (records and event-id index) in **one
+//! sled transaction**. A flusher thread then calls `flush` once for every batch
+//! committed since its last flush, and only then answers the callers. A thousand
 //! concurrent appends cost one flush, not a thousand; and an append answered `Ok` is on
 //! disk. sled and its `fsync` never run on an async worker thread: the writer is a
 //! plain OS thread, and reads go through `spawn_blocking`.
@@ -20,9 +21,10 @@
 //! - **Durable before acknowledged.** `append` returns `Ok` only after the flush that
 //!   covers its events has returned. A `kill -9` at any moment loses no acknowledged
 //!   event.
-//! - **Atomic.** The events of one append, their stream-index entries, their event-id
-//!   index entries and the stream's new version are written in one transaction: all or
-//!   nothing, also across a crash.
+//! - **Atomic.** The events of one append and their event-id index entries are written
+//!   in one transaction: all or nothing, also across a crash. Each record links to the
+//!   previous event of its stream, so the stream index is part of the records
+//!   themselves; the stream heads kept in memory are recovered from them at open.
 //! - **Ordered.** Each event gets a global [`Position`]: 1, 2, 3... gapless and
 //!   increasing; and a [`StreamVersion`] within its stream: 1, 2, 3...
 //! - **Optimistic concurrency.** An append carries an [`ExpectedVersion`]; when the
@@ -45,7 +47,8 @@
 //!
 //! - `position`: [`Position`], [`StreamVersion`], [`ExpectedVersion`], [`StreamId`].
 //! - `log`: [`EventLog`] (open, append, import, read, subscribe) and [`LogReader`].
-//! - `writer`: the writer thread and its group commit.
+//! - `writer`: the writer and flusher threads: group commit.
+//! - `heads`: every stream's version and last position, and their checkpoint.
 //! - `record`: the byte layout of a stored event and its checksum; [`RecordedEvent`].
 //! - `error`: [`OpenError`], [`AppendError`], [`ReadError`].
 //!
@@ -81,6 +84,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod heads;
 mod log;
 mod position;
 mod record;

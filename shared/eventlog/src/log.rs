@@ -9,6 +9,7 @@ use chrono::Utc;
 use circlemade_contracts::{CloudEvent, EventId};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
+use crate::heads::Heads;
 use crate::record::{self, Origin, RecordedEvent};
 use crate::writer::{Job, Message, Prepared, Writer};
 use crate::{
@@ -76,42 +77,19 @@ pub struct AppendRequest {
     pub origin: Origin,
 }
 
-/// The log's trees. All of them are written in one transaction per batch.
+/// The log's trees. Records and the event-id index are written in one transaction
+/// per batch; the heads checkpoint is derived (see `heads`).
 #[derive(Clone)]
 pub(crate) struct Trees {
     /// position (u64 BE) -> record.
     pub(crate) events: sled::Tree,
-    /// stream name + 0xFF + version (u64 BE) -> position.
-    pub(crate) streams: sled::Tree,
-    /// stream name -> current version (u64 BE).
-    pub(crate) heads: sled::Tree,
     /// event id (16 bytes) -> position.
     pub(crate) ids: sled::Tree,
+    /// stream name -> head, and the checkpoint's watermark.
+    pub(crate) heads: sled::Tree,
 }
 
 impl Trees {
-    pub(crate) fn stream_key(stream: &StreamId, version: StreamVersion) -> Vec<u8> {
-        let mut key = Self::stream_prefix(stream);
-        key.extend_from_slice(&version.0.to_be_bytes());
-        key
-    }
-
-    fn stream_prefix(stream: &StreamId) -> Vec<u8> {
-        let mut key = Vec::with_capacity(stream.as_str().len() + 9);
-        key.extend_from_slice(stream.as_str().as_bytes());
-        key.push(0xFF);
-        key
-    }
-
-    pub(crate) fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, AppendError> {
-        match self.heads.get(stream.as_str().as_bytes())? {
-            None => Ok(StreamVersion(0)),
-            Some(bytes) => Position::from_key(&bytes)
-                .map(|p| StreamVersion(p.0))
-                .ok_or_else(|| AppendError::Damaged(format!("version of stream {stream}"))),
-        }
-    }
-
     pub(crate) fn position_of(&self, id: &EventId) -> Result<Option<Position>, AppendError> {
         match self.ids.get(id.as_bytes())? {
             None => Ok(None),
@@ -141,6 +119,7 @@ struct Inner {
     path: PathBuf,
     db: sled::Db,
     trees: Trees,
+    heads: Arc<Heads>,
     jobs: mpsc::Sender<Message>,
     head: watch::Receiver<Position>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -178,14 +157,16 @@ impl EventLog {
             .path(&config.path)
             .cache_capacity(config.cache_capacity_bytes)
             .mode(sled::Mode::HighThroughput)
+            // The log flushes when it commits, which also makes derived trees durable;
+            // without sled's own flusher thread, closing releases the directory at once.
+            .flush_every_ms(None)
             .open()
             .map_err(storage)?;
         let open = |name: &str| db.open_tree(name).map_err(storage);
         let trees = Trees {
             events: open("log.events")?,
-            streams: open("log.streams")?,
-            heads: open("log.heads")?,
             ids: open("log.ids")?,
+            heads: open("log.heads")?,
         };
         let meta = open("log.meta")?;
         check_format(&path, &meta, &trees).map_err(|e| match e {
@@ -199,11 +180,15 @@ impl EventLog {
                 Position::from_key(&key).ok_or(OpenError::DamagedMarker { path: path.clone() })?
             }
         };
+        let (heads, stale) = Heads::recover(&path, &trees.heads, &trees.events, head)?;
+        let heads = Arc::new(heads);
         let (head_tx, head_rx) = watch::channel(head);
         let (jobs_tx, jobs_rx) = mpsc::channel(config.queue_depth.max(1));
         let writer = Writer {
             db: db.clone(),
             trees: trees.clone(),
+            heads: Arc::clone(&heads),
+            stale,
             jobs: jobs_rx,
             head: head_tx,
             poisoned: Arc::new(AtomicBool::new(false)),
@@ -219,6 +204,7 @@ impl EventLog {
                 path,
                 db,
                 trees,
+                heads,
                 jobs: jobs_tx,
                 head: head_rx,
                 writer: Mutex::new(Some(handle)),
@@ -359,6 +345,7 @@ impl EventLog {
     pub fn reader(&self) -> LogReader {
         LogReader {
             trees: self.inner.trees.clone(),
+            heads: Arc::clone(&self.inner.heads),
             head: self.head(),
         }
     }
@@ -400,8 +387,9 @@ impl EventLog {
     /// Opens a tree of the same database for state derived from the log (cursors, read
     /// models, dead letters). Names starting with `log.` are the log's own and refused.
     ///
-    /// Such state is written outside the log's transactions: keep it rebuildable from
-    /// the log, or write it with the position it reflects.
+    /// Such state is written outside the log's transactions and becomes durable with
+    /// the log's next flush (or [`EventLog::flush`]): keep it rebuildable from the log,
+    /// and store with it the position it reflects.
     pub fn open_tree(&self, name: &str) -> Result<sled::Tree, sled::Error> {
         if name.starts_with(RESERVED_PREFIX) {
             return Err(sled::Error::Unsupported(format!(
@@ -488,6 +476,7 @@ impl Iterator for Records {
 #[derive(Clone)]
 pub struct LogReader {
     trees: Trees,
+    heads: Arc<Heads>,
     head: Position,
 }
 
@@ -528,29 +517,50 @@ impl LogReader {
         }
     }
 
-    /// The events of one stream from version `from` (inclusive).
+    /// The events of one stream from version `from` (inclusive), oldest first.
+    ///
+    /// Follows the stream's chain backwards from its head: each record names the
+    /// position of the stream's previous event.
     pub fn read_stream(
         &self,
         stream: &StreamId,
         from: StreamVersion,
     ) -> Result<Vec<RecordedEvent>, ReadError> {
-        let start = Trees::stream_key(stream, StreamVersion(from.0.max(1)));
-        let end = Trees::stream_key(stream, StreamVersion(u64::MAX));
+        let from = StreamVersion(from.0.max(1));
         let mut events = Vec::new();
-        for item in self.trees.streams.range(start..=end) {
-            let (_, value) = item?;
-            let position = Position::from_key(&value).ok_or_else(|| ReadError::Index {
-                index: "streams",
-                reason: format!("entry of stream {stream} is not a position"),
+        let mut position = self.heads.get(stream).map_or(Position::START, |h| h.last);
+        while position > Position::START {
+            let bytes = self
+                .trees
+                .events
+                .get(position.to_key())?
+                .ok_or(ReadError::Missing {
+                    position,
+                    head: self.head,
+                })?;
+            let raw = record::split(&bytes).map_err(|failure| ReadError::Corrupted {
+                position,
+                reason: failure.to_string(),
             })?;
-            if position > self.head {
+            if raw.stream != stream.as_str() {
+                return Err(ReadError::Index {
+                    index: "stream chain",
+                    reason: format!(
+                        "position {position} belongs to {}, not {stream}",
+                        raw.stream
+                    ),
+                });
+            }
+            if raw.version < from {
                 break;
             }
-            match self.at(position)? {
-                Some(event) => events.push(event),
-                None => break,
+            // Committed after this reader's durable head: not visible yet.
+            if position <= self.head {
+                events.push(decode(position, &bytes)?);
             }
+            position = raw.previous;
         }
+        events.reverse();
         Ok(events)
     }
 
@@ -568,14 +578,48 @@ impl LogReader {
         }
     }
 
-    /// The current version of a stream (0 when it does not exist).
+    /// The version of a stream as of this reader's durable head (0 when it does not
+    /// exist).
     pub fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, ReadError> {
-        self.trees
-            .stream_version(stream)
-            .map_err(|e| ReadError::Index {
-                index: "heads",
-                reason: e.to_string(),
-            })
+        let Some(head) = self.heads.get(stream) else {
+            return Ok(StreamVersion(0));
+        };
+        if head.last <= self.head {
+            return Ok(head.version);
+        }
+        // Its newest events are not durable yet: walk back to the last one that is.
+        let mut position = head.last;
+        while position > self.head {
+            let bytes = self
+                .trees
+                .events
+                .get(position.to_key())?
+                .ok_or(ReadError::Missing {
+                    position,
+                    head: self.head,
+                })?;
+            let raw = record::split(&bytes).map_err(|failure| ReadError::Corrupted {
+                position,
+                reason: failure.to_string(),
+            })?;
+            if raw.previous == Position::START {
+                return Ok(StreamVersion(raw.version.0 - 1));
+            }
+            position = raw.previous;
+        }
+        let bytes = self
+            .trees
+            .events
+            .get(position.to_key())?
+            .ok_or(ReadError::Missing {
+                position,
+                head: self.head,
+            })?;
+        let raw = record::split(&bytes).map_err(|failure| ReadError::Corrupted {
+            position,
+            reason: failure.to_string(),
+        })?;
+        Ok(raw.version)
     }
 }
 

@@ -6,13 +6,16 @@
 //! 1       4     CRC-32 (IEEE) of every byte after this field
 //! 5       1     origin: 0 = appended by this service, 1 = imported from another one
 //! 6       8     stream version, big-endian
-//! 14      8     recorded time, milliseconds since the Unix epoch, big-endian
-//! 22      2     stream name length n, big-endian
-//! 24      n     stream name (UTF-8)
-//! 24+n    ..    the CloudEvent, as JSON
+//! 14      8     position of the stream's previous event (0 for its first), big-endian
+//! 22      8     recorded time, milliseconds since the Unix epoch, big-endian
+//! 30      2     stream name length n, big-endian
+//! 32      n     stream name (UTF-8)
+//! 32+n    ..    the CloudEvent, as JSON
 //! ```
 //!
-//! The global position is the record's key, so it is not repeated inside.
+//! The global position is the record's key, so it is not repeated inside. The link to
+//! the previous event of the same stream chains each stream's events together, so a
+//! stream is read without a per-event index (see `heads`).
 
 use chrono::{DateTime, Utc};
 use circlemade_contracts::CloudEvent;
@@ -20,7 +23,7 @@ use circlemade_contracts::CloudEvent;
 use crate::{Position, StreamId, StreamVersion};
 
 const RECORD_FORMAT: u8 = 1;
-const HEADER_LEN: usize = 24;
+const HEADER_LEN: usize = 32;
 
 /// Where an event in the log comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +74,7 @@ pub(crate) fn encode(
     origin: Origin,
     stream: &StreamId,
     version: StreamVersion,
+    previous: Position,
     recorded_at: DateTime<Utc>,
     event_json: &[u8],
 ) -> Vec<u8> {
@@ -83,6 +87,7 @@ pub(crate) fn encode(
         Origin::Imported => 1,
     });
     buf.extend_from_slice(&version.0.to_be_bytes());
+    buf.extend_from_slice(&previous.0.to_be_bytes());
     buf.extend_from_slice(&recorded_at.timestamp_millis().to_be_bytes());
     // StreamId guarantees the name fits (MAX_STREAM_ID_LEN < u16::MAX).
     let name_len = u16::try_from(name.len()).expect("stream ids are at most 1 KiB");
@@ -99,6 +104,7 @@ pub(crate) struct RawRecord<'a> {
     pub(crate) origin: Origin,
     pub(crate) stream: &'a str,
     pub(crate) version: StreamVersion,
+    pub(crate) previous: Position,
     pub(crate) recorded_at: DateTime<Utc>,
     pub(crate) event_json: &'a [u8],
 }
@@ -122,10 +128,11 @@ pub(crate) fn split(bytes: &[u8]) -> Result<RawRecord<'_>, DecodeFailure> {
         _ => return Err(DecodeFailure::Header("unknown origin")),
     };
     let version = StreamVersion(u64::from_be_bytes(array(&bytes[6..14])));
-    let millis = i64::from_be_bytes(array(&bytes[14..22]));
+    let previous = Position(u64::from_be_bytes(array(&bytes[14..22])));
+    let millis = i64::from_be_bytes(array(&bytes[22..30]));
     let recorded_at =
         DateTime::from_timestamp_millis(millis).ok_or(DecodeFailure::Header("recorded time"))?;
-    let name_len = usize::from(u16::from_be_bytes(array(&bytes[22..24])));
+    let name_len = usize::from(u16::from_be_bytes(array(&bytes[30..32])));
     let name_end = HEADER_LEN + name_len;
     if bytes.len() < name_end {
         return Err(DecodeFailure::Truncated(bytes.len()));
@@ -136,6 +143,7 @@ pub(crate) fn split(bytes: &[u8]) -> Result<RawRecord<'_>, DecodeFailure> {
         origin,
         stream,
         version,
+        previous,
         recorded_at,
         event_json: &bytes[name_end..],
     })

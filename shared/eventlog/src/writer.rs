@@ -1,16 +1,19 @@
-//! The single writer thread and its group commit.
+//! The writer and flusher threads: group commit.
 //!
-//! Every append becomes a [`Job`] on a bounded channel. The writer takes the first job
-//! waiting, then every other job already queued (up to a batch limit), checks each
-//! request against the log and against the requests before it in the same batch,
-//! writes all accepted ones in one sled transaction across the log's trees, flushes
-//! once, and only then answers every caller of the batch. One flush covers many
-//! appends; no caller hears "done" before the flush that made its events durable has
-//! returned.
+//! Every append becomes a [`Job`] on a bounded channel. The **writer** takes the first
+//! job waiting, then every other job already queued (up to a batch limit), checks each
+//! request against the log and against the requests before it in the same batch, and
+//! writes all accepted ones in one sled transaction (records and event-id index). It
+//! then hands the batch to the **flusher** and goes on with the next one. The flusher
+//! takes every batch handed over so far, flushes once, and only then moves the durable
+//! head and answers the callers of all those batches. So one `fsync` covers many
+//! appends, committing the next batch overlaps with flushing the previous one, and no
+//! caller hears "done" before the flush that made its events durable has returned.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use circlemade_contracts::EventId;
@@ -18,9 +21,13 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::heads::{Head, Heads};
 use crate::log::Trees;
 use crate::record::{self, Origin};
 use crate::{AppendError, Appended, ExpectedVersion, Position, StreamId, StreamVersion};
+
+/// How often the writer saves the stream heads that changed.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
 /// One request: the events of one command for one stream, already serialised.
 pub(crate) struct Prepared {
@@ -45,9 +52,21 @@ pub(crate) struct Job {
     pub(crate) reply: oneshot::Sender<Vec<Result<Appended, AppendError>>>,
 }
 
+type Answers = Vec<Result<Appended, AppendError>>;
+
+/// A committed batch waiting for its flush.
+struct Committed {
+    /// Last position the batch wrote, if it wrote anything.
+    last: Option<Position>,
+    replies: Vec<(oneshot::Sender<Answers>, Answers)>,
+}
+
 pub(crate) struct Writer {
     pub(crate) db: sled::Db,
     pub(crate) trees: Trees,
+    pub(crate) heads: Arc<Heads>,
+    /// Streams whose heads the saved checkpoint lacks (replayed at open).
+    pub(crate) stale: HashSet<StreamId>,
     pub(crate) jobs: mpsc::Receiver<Message>,
     pub(crate) head: watch::Sender<Position>,
     pub(crate) poisoned: Arc<AtomicBool>,
@@ -59,12 +78,31 @@ struct Write {
     position: Position,
     record: Vec<u8>,
     id: EventId,
-    stream_key: Vec<u8>,
 }
 
 impl Writer {
     pub(crate) fn run(mut self) {
+        let (to_flusher, flushes) = std::sync::mpsc::channel::<Committed>();
+        let flusher = {
+            let db = self.db.clone();
+            let head = self.head.clone();
+            let poisoned = Arc::clone(&self.poisoned);
+            std::thread::Builder::new()
+                .name("eventlog-flusher".into())
+                .spawn(move || flush_loop(&db, &head, &poisoned, &flushes))
+        };
+        let flusher = match flusher {
+            Ok(handle) => handle,
+            Err(error) => {
+                tracing::error!(%error, "cannot start the event log flusher; appends refused");
+                self.poisoned.store(true, Ordering::Release);
+                return self.refuse_all();
+            }
+        };
+
         let mut next = self.head.borrow().next();
+        let mut dirty = std::mem::take(&mut self.stale);
+        let mut checkpointed = Instant::now();
         while let Some(message) = self.jobs.blocking_recv() {
             let first = match message {
                 Message::Append(job) => job,
@@ -86,87 +124,122 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            next = self.commit(jobs, next);
+            let committed = self.commit(jobs, &mut next, &mut dirty);
+            // The flusher only ends after this loop does.
+            let _ = to_flusher.send(committed);
+            if checkpointed.elapsed() >= CHECKPOINT_EVERY && !dirty.is_empty() {
+                self.checkpoint(&mut dirty, next);
+                checkpointed = Instant::now();
+            }
         }
-        // All handles are gone: make whatever is left durable before the thread ends.
+        self.checkpoint(&mut dirty, next);
+        // Closing the hand-over lets the flusher answer what is left, flush and stop.
+        drop(to_flusher);
+        let _ = flusher.join();
         if let Err(error) = self.db.flush() {
             tracing::error!(%error, "final flush of the event log failed");
         }
     }
 
-    /// Validates, writes and flushes one batch; returns the next free position.
-    fn commit(&mut self, jobs: Vec<Job>, next: Position) -> Position {
-        if self.poisoned.load(Ordering::Acquire) {
-            for job in jobs {
-                let answers = job.requests.iter().map(|_| Err(AppendError::Poisoned));
-                let _ = job.reply.send(answers.collect());
+    fn refuse_all(mut self) {
+        while let Some(message) = self.jobs.blocking_recv() {
+            if let Message::Append(job) = message {
+                let _ = job.reply.send(
+                    job.requests
+                        .iter()
+                        .map(|_| Err(AppendError::Poisoned))
+                        .collect(),
+                );
             }
-            return next;
+        }
+    }
+
+    fn checkpoint(&self, dirty: &mut HashSet<StreamId>, next: Position) {
+        let upto = Position(next.0 - 1);
+
+        if let Err(error) = self.heads.save(&self.trees.heads, dirty.drain(), upto) {
+            // Only a cache: the next open replays the records instead.
+            tracing::warn!(%error, "saving the stream heads failed");
+        }
+    }
+
+    /// Validates and writes one batch; advances `next` past what it wrote.
+    fn commit(
+        &mut self,
+        jobs: Vec<Job>,
+        next: &mut Position,
+        dirty: &mut HashSet<StreamId>,
+    ) -> Committed {
+        if self.poisoned.load(Ordering::Acquire) {
+            let replies = jobs
+                .into_iter()
+                .map(|job| {
+                    let answers = job.requests.iter().map(|_| Err(AppendError::Poisoned));
+                    (job.reply, answers.collect())
+                })
+                .collect();
+            return Committed {
+                last: None,
+                replies,
+            };
         }
 
-        let mut batch = Batch::new(next);
-        let answers: Vec<Vec<Result<Appended, AppendError>>> = jobs
+        let mut batch = Batch::new(*next);
+        let answers: Vec<Answers> = jobs
             .iter()
             .map(|job| {
                 job.requests
                     .iter()
-                    .map(|request| batch.plan(&self.trees, request))
+                    .map(|request| batch.plan(&self.trees, &self.heads, request))
                     .collect()
             })
             .collect();
 
-        let outcome = if batch.writes.is_empty() {
-            Ok(())
+        let written = if batch.writes.is_empty() {
+            Ok(None)
         } else {
-            self.write(&batch).and_then(|()| {
-                self.db.flush().map(|_| ()).map_err(|error| {
-                    // What reached the disk is unknown now; stop accepting appends
-                    // until a restart recovers a consistent state.
-                    self.poisoned.store(true, Ordering::Release);
-                    Arc::new(error)
-                })
-            })
+            self.write(&batch)
+                .map(|()| Some(Position(batch.next.0 - 1)))
         };
-
-        let next = match &outcome {
-            Ok(()) => {
-                if !batch.writes.is_empty() {
-                    self.head.send_replace(Position(batch.next.0 - 1));
-                }
-                batch.next
+        let last = match written {
+            Ok(last) => {
+                *next = batch.next;
+                dirty.extend(batch.heads.keys().cloned());
+                self.heads.update(batch.heads);
+                last
             }
             Err(error) => {
                 tracing::error!(%error, "event log write failed; batch refused");
-                next
+                let replies = jobs
+                    .into_iter()
+                    .zip(answers)
+                    .map(|(job, answers)| {
+                        let failed = answers
+                            .into_iter()
+                            .map(|a| a.and(Err(AppendError::Storage(Arc::clone(&error)))));
+                        (job.reply, failed.collect())
+                    })
+                    .collect();
+                return Committed {
+                    last: None,
+                    replies,
+                };
             }
         };
-
-        for (job, answers) in jobs.into_iter().zip(answers) {
-            let answers = match &outcome {
-                Ok(()) => answers,
-                Err(error) => answers
-                    .into_iter()
-                    .map(|answer| answer.and(Err(AppendError::Storage(error.clone()))))
-                    .collect(),
-            };
-            // A caller that stopped waiting does not undo its append: it is durable.
-            let _ = job.reply.send(answers);
+        Committed {
+            last,
+            replies: jobs.into_iter().map(|job| job.reply).zip(answers).collect(),
         }
-        next
     }
 
     fn write(&self, batch: &Batch) -> Result<(), Arc<sled::Error>> {
         let t = &self.trees;
-        let result: Result<(), TransactionError<()>> = (&t.events, &t.streams, &t.heads, &t.ids)
-            .transaction(|(events, streams, heads, ids)| {
+        let result: Result<(), TransactionError<()>> =
+            (&t.events, &t.ids).transaction(|(events, ids)| {
                 for write in &batch.writes {
                     let position = write.position.to_key();
                     events.insert(&position, write.record.as_slice())?;
-                    streams.insert(write.stream_key.as_slice(), &position)?;
                     ids.insert(write.id.as_bytes(), &position)?;
-                }
-                for (stream, version) in &batch.versions {
-                    heads.insert(stream.as_str().as_bytes(), &version.0.to_be_bytes())?;
                 }
                 Ok::<(), ConflictableTransactionError<()>>(())
             });
@@ -175,6 +248,49 @@ impl Writer {
             Err(TransactionError::Storage(error)) => Err(Arc::new(error)),
             Err(TransactionError::Abort(())) => {
                 unreachable!("the transaction body never aborts")
+            }
+        }
+    }
+}
+
+/// The flusher: one flush for every batch committed since the last one, then the
+/// answers. After a failed flush, what reached the disk is unknown: the log is poisoned
+/// and refuses appends until it is reopened.
+fn flush_loop(
+    db: &sled::Db,
+    head: &watch::Sender<Position>,
+    poisoned: &AtomicBool,
+    flushes: &std::sync::mpsc::Receiver<Committed>,
+) {
+    while let Ok(first) = flushes.recv() {
+        let mut pending = vec![first];
+        pending.extend(flushes.try_iter());
+        let last = pending.iter().filter_map(|c| c.last).max();
+        let flushed = match last {
+            None => Ok(()),
+            Some(_) => db.flush().map(|_| ()).map_err(Arc::new),
+        };
+        match (&flushed, last) {
+            (Ok(()), Some(last)) => {
+                head.send_replace(last);
+            }
+            (Err(error), _) => {
+                tracing::error!(%error, "event log flush failed; appends refused until restart");
+                poisoned.store(true, Ordering::Release);
+            }
+            (Ok(()), None) => {}
+        }
+        for committed in pending {
+            for (reply, answers) in committed.replies {
+                let answers = match &flushed {
+                    Ok(()) => answers,
+                    Err(error) => answers
+                        .into_iter()
+                        .map(|a| a.and(Err(AppendError::Storage(Arc::clone(error)))))
+                        .collect(),
+                };
+                // A caller that stopped waiting does not undo its append: it is durable.
+                let _ = reply.send(answers);
             }
         }
     }
@@ -191,7 +307,7 @@ impl Job {
 struct Batch {
     next: Position,
     writes: Vec<Write>,
-    versions: HashMap<StreamId, StreamVersion>,
+    heads: HashMap<StreamId, Head>,
     ids: HashSet<EventId>,
 }
 
@@ -200,22 +316,30 @@ impl Batch {
         Batch {
             next,
             writes: Vec::new(),
-            versions: HashMap::new(),
+            heads: HashMap::new(),
             ids: HashSet::new(),
         }
     }
 
-    fn plan(&mut self, trees: &Trees, request: &Prepared) -> Result<Appended, AppendError> {
+    fn plan(
+        &mut self,
+        trees: &Trees,
+        heads: &Heads,
+        request: &Prepared,
+    ) -> Result<Appended, AppendError> {
         if request.events.is_empty() {
             return Err(AppendError::NoEvents);
         }
         if let Some(existing) = self.already_appended(trees, request)? {
             return Ok(existing);
         }
-        let current = match self.versions.get(&request.stream) {
-            Some(version) => *version,
-            None => trees.stream_version(&request.stream)?,
-        };
+        let head = self
+            .heads
+            .get(&request.stream)
+            .copied()
+            .or_else(|| heads.get(&request.stream));
+        let (current, mut previous) =
+            head.map_or((StreamVersion(0), Position::START), |h| (h.version, h.last));
         if !request.expected.admits(current) {
             return Err(AppendError::WrongExpectedVersion {
                 stream: request.stream.clone(),
@@ -233,19 +357,26 @@ impl Batch {
                     request.origin,
                     &request.stream,
                     version,
+                    previous,
                     request.recorded_at,
                     json,
                 ),
                 id: *id,
-                stream_key: Trees::stream_key(&request.stream, version),
             });
             self.ids.insert(*id);
+            previous = self.next;
             self.next = self.next.next();
         }
-        self.versions.insert(request.stream.clone(), version);
+        self.heads.insert(
+            request.stream.clone(),
+            Head {
+                version,
+                last: previous,
+            },
+        );
         Ok(Appended {
             first,
-            last: Position(self.next.0 - 1),
+            last: previous,
             version,
             already_appended: false,
         })

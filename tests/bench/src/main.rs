@@ -1,0 +1,62 @@
+//! `circlemade-bench <suite>`: measures each layer of circlemade and, in the same run,
+//! the raw limit beneath it, and prints one line per figure:
+//!
+//! ```text
+//! BENCH <id> <value> <unit> raw=<value> ratio=<value/raw>
+//! ```
+//!
+//! `raw=-` where there is no raw limit to compare with. Run it in release mode:
+//! `cargo run --release -p circlemade-bench -- log`.
+
+#![forbid(unsafe_code)]
+
+mod figure;
+mod log_suite;
+
+use clap::{Parser, ValueEnum};
+
+/// Measures circlemade's layers against the raw limits beneath them.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Which layer to measure.
+    #[arg(value_enum)]
+    suite: Suite,
+    /// Events written and scanned by the scan benchmark (P4).
+    #[arg(long, default_value_t = 1_000_000)]
+    scan_events: u64,
+    /// Seconds each throughput measurement runs.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Directory for the benchmark's data (a temporary directory by default).
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Suite {
+    /// The event log: durable appends (P1, P1-single) and a full scan (P4).
+    Log,
+    /// Every suite above.
+    All,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let scratch = match &args.dir {
+        Some(dir) => tempfile::tempdir_in(dir)?,
+        None => tempfile::tempdir()?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let options = log_suite::Options {
+        dir: scratch.path().to_owned(),
+        duration: std::time::Duration::from_secs_f64(args.seconds),
+        scan_events: args.scan_events,
+    };
+    match args.suite {
+        Suite::Log | Suite::All => runtime.block_on(log_suite::run(&options))?,
+    }
+    Ok(())
+}
