@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use chrono::Utc;
@@ -120,6 +120,7 @@ struct Inner {
     db: sled::Db,
     trees: Trees,
     heads: Arc<Heads>,
+    in_flight: Arc<AtomicUsize>,
     jobs: mpsc::Sender<Message>,
     head: watch::Receiver<Position>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -184,6 +185,7 @@ impl EventLog {
         let heads = Arc::new(heads);
         let (head_tx, head_rx) = watch::channel(head);
         let (jobs_tx, jobs_rx) = mpsc::channel(config.queue_depth.max(1));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
             db: db.clone(),
             trees: trees.clone(),
@@ -192,6 +194,7 @@ impl EventLog {
             jobs: jobs_rx,
             head: head_tx,
             poisoned: Arc::new(AtomicBool::new(false)),
+            in_flight: Arc::clone(&in_flight),
             max_batch_events: config.max_batch_events.max(1),
         };
         let handle = std::thread::Builder::new()
@@ -205,6 +208,7 @@ impl EventLog {
                 db,
                 trees,
                 heads,
+                in_flight,
                 jobs: jobs_tx,
                 head: head_rx,
                 writer: Mutex::new(Some(handle)),
@@ -307,14 +311,15 @@ impl EventLog {
             });
         }
         let (reply, answer) = oneshot::channel();
-        self.inner
-            .jobs
-            .send(Message::Append(Job {
-                requests: prepared,
-                reply,
-            }))
-            .await
-            .map_err(|_| AppendError::Closed)?;
+        self.inner.in_flight.fetch_add(1, Ordering::AcqRel);
+        let job = Job {
+            requests: prepared,
+            reply,
+        };
+        if self.inner.jobs.send(Message::Append(job)).await.is_err() {
+            self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(AppendError::Closed);
+        }
         answer.await.map_err(|_| AppendError::Closed)
     }
 

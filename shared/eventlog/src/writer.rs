@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -25,6 +25,11 @@ use crate::heads::{Head, Heads};
 use crate::log::Trees;
 use crate::record::{self, Origin};
 use crate::{AppendError, Appended, ExpectedVersion, Position, StreamId, StreamVersion};
+
+/// Longest the flusher waits for appends already submitted to be committed, so that
+/// one flush covers them too (Postgres calls this `commit_delay`). It only waits while
+/// such appends exist, so a lone writer never waits.
+const MAX_LINGER: Duration = Duration::from_micros(500);
 
 /// How often the writer saves the stream heads that changed.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
@@ -70,6 +75,8 @@ pub(crate) struct Writer {
     pub(crate) jobs: mpsc::Receiver<Message>,
     pub(crate) head: watch::Sender<Position>,
     pub(crate) poisoned: Arc<AtomicBool>,
+    /// Jobs submitted and not answered yet.
+    pub(crate) in_flight: Arc<AtomicUsize>,
     pub(crate) max_batch_events: usize,
 }
 
@@ -84,12 +91,15 @@ impl Writer {
     pub(crate) fn run(mut self) {
         let (to_flusher, flushes) = std::sync::mpsc::channel::<Committed>();
         let flusher = {
-            let db = self.db.clone();
-            let head = self.head.clone();
-            let poisoned = Arc::clone(&self.poisoned);
+            let flusher = Flusher {
+                db: self.db.clone(),
+                head: self.head.clone(),
+                poisoned: Arc::clone(&self.poisoned),
+                in_flight: Arc::clone(&self.in_flight),
+            };
             std::thread::Builder::new()
                 .name("eventlog-flusher".into())
-                .spawn(move || flush_loop(&db, &head, &poisoned, &flushes))
+                .spawn(move || flusher.run(&flushes))
         };
         let flusher = match flusher {
             Ok(handle) => handle,
@@ -256,43 +266,86 @@ impl Writer {
 /// The flusher: one flush for every batch committed since the last one, then the
 /// answers. After a failed flush, what reached the disk is unknown: the log is poisoned
 /// and refuses appends until it is reopened.
-fn flush_loop(
-    db: &sled::Db,
-    head: &watch::Sender<Position>,
-    poisoned: &AtomicBool,
-    flushes: &std::sync::mpsc::Receiver<Committed>,
-) {
-    while let Ok(first) = flushes.recv() {
+struct Flusher {
+    db: sled::Db,
+    head: watch::Sender<Position>,
+    poisoned: Arc<AtomicBool>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Flusher {
+    fn run(&self, flushes: &std::sync::mpsc::Receiver<Committed>) {
+        let mut last_answered = 0;
+        while let Ok(first) = flushes.recv() {
+            let pending = self.gather(first, flushes, last_answered);
+            let last = pending.iter().filter_map(|c| c.last).max();
+            let flushed = match last {
+                None => Ok(()),
+                Some(_) => self.db.flush().map(|_| ()).map_err(Arc::new),
+            };
+            match (&flushed, last) {
+                (Ok(()), Some(last)) => {
+                    self.head.send_replace(last);
+                }
+                (Err(error), _) => {
+                    tracing::error!(%error, "event log flush failed; appends refused until restart");
+                    self.poisoned.store(true, Ordering::Release);
+                }
+                (Ok(()), None) => {}
+            }
+            let answered = pending.iter().map(|c| c.replies.len()).sum();
+            for committed in pending {
+                for (reply, answers) in committed.replies {
+                    let answers = match &flushed {
+                        Ok(()) => answers,
+                        Err(error) => answers
+                            .into_iter()
+                            .map(|a| a.and(Err(AppendError::Storage(Arc::clone(error)))))
+                            .collect(),
+                    };
+                    // A caller that stopped waiting does not undo its append: it is durable.
+                    let _ = reply.send(answers);
+                }
+            }
+            self.in_flight.fetch_sub(answered, Ordering::AcqRel);
+            last_answered = answered;
+        }
+    }
+
+    /// Takes every committed batch waiting, and lingers briefly for appends that are
+    /// submitted but not committed yet, or, when the previous flush answered more
+    /// callers than are waiting now, for those callers' next appends: under steady
+    /// concurrent load each flush then covers every writer once.
+    fn gather(
+        &self,
+        first: Committed,
+        flushes: &std::sync::mpsc::Receiver<Committed>,
+        last_answered: usize,
+    ) -> Vec<Committed> {
+        let mut jobs = first.replies.len();
         let mut pending = vec![first];
-        pending.extend(flushes.try_iter());
-        let last = pending.iter().filter_map(|c| c.last).max();
-        let flushed = match last {
-            None => Ok(()),
-            Some(_) => db.flush().map(|_| ()).map_err(Arc::new),
-        };
-        match (&flushed, last) {
-            (Ok(()), Some(last)) => {
-                head.send_replace(last);
+        let deadline = Instant::now() + MAX_LINGER;
+        loop {
+            for committed in flushes.try_iter() {
+                jobs += committed.replies.len();
+                pending.push(committed);
             }
-            (Err(error), _) => {
-                tracing::error!(%error, "event log flush failed; appends refused until restart");
-                poisoned.store(true, Ordering::Release);
+            if jobs >= self.in_flight.load(Ordering::Acquire).max(last_answered) {
+                break;
             }
-            (Ok(()), None) => {}
-        }
-        for committed in pending {
-            for (reply, answers) in committed.replies {
-                let answers = match &flushed {
-                    Ok(()) => answers,
-                    Err(error) => answers
-                        .into_iter()
-                        .map(|a| a.and(Err(AppendError::Storage(Arc::clone(error)))))
-                        .collect(),
-                };
-                // A caller that stopped waiting does not undo its append: it is durable.
-                let _ = reply.send(answers);
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            match flushes.recv_timeout(deadline - now) {
+                Ok(committed) => {
+                    jobs += committed.replies.len();
+                    pending.push(committed);
+                }
+                Err(_) => break,
             }
         }
+        pending
     }
 }
 
