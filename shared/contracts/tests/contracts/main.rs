@@ -1,0 +1,9 @@
+//! Behaviour of the contracts, one module per feature.
+
+mod catalogue;
+mod decoding;
+mod envelope;
+mod golden;
+mod support;
+mod ticket_family;
+mod upcasting;
