@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what is missing, then checks
+# formatting and lints, runs the Rust tests (against real nats-server processes) and,
+# where tests/python exists, the Python subscriber tests.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() {
+    printf '\nFAILED: %s\n' "$*" >&2
+    exit 1
+}
+
+step "set-up"
+NATS_SERVER="$(bash deploy/setup.sh --nats-server-path)" || fail "set-up (deploy/setup.sh)"
+export NATS_SERVER
+echo "nats-server: $NATS_SERVER"
+
+step "formatting"
+cargo fmt --all -- --check || fail "formatting; run: cargo fmt --all"
+
+step "lints"
+cargo clippy --workspace --all-targets -- -D warnings || fail "clippy warnings"
+
+step "Rust tests"
+cargo test --workspace || fail "Rust tests"
+
+if [[ -d tests/python ]]; then
+    step "Python tests"
+    python=target/tools/venv/bin/python
+    [[ -x "$python" ]] || python=python3
+    status=0
+    "$python" -m pytest tests/python || status=$?
+    # pytest exits 5 when it collected nothing: an empty suite is a failure here.
+    ((status == 5)) && fail "tests/python holds no tests"
+    ((status == 0)) || fail "Python tests"
+fi
+
+step "all tests passed"
