@@ -1,0 +1,416 @@
+//! The inbox: another service's stream, copied into this service's log.
+//!
+//! A durable pull consumer per (service, stream) delivers the stream's messages. Each
+//! batch of messages is decoded and imported into the consumer's own log in one append
+//! batch (one flush), and each message is acked only after the flush that made it
+//! durable. An event already in the log (a redelivery after a lost ack, a duplicate
+//! publish) is acked and skipped: the log's event-id index is the dedupe.
+//!
+//! A message that is not a valid CloudEvent, or whose data does not fit its known type,
+//! is kept in the dead-letter tree with the reason and its raw bytes, counted, and
+//! terminated (`+TERM`): it is never redelivered and never blocks the messages after it.
+//! Events of unknown types or newer versions are not errors: they are imported as they
+//! are, and projections skip them.
+//!
+//! Known failure modes guarded against: a pull request lost while the server restarts
+//! would stall a consumer for ever (nats.go #1729, nats.net.v1 #804), so the message
+//! stream asks for idle heartbeats and is re-created when they stop; a consumer that
+//! falls behind is never a NATS "slow consumer", because it pulls bounded batches
+//! (`max_ack_pending` bounds what is outstanding).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use chrono::Utc;
+use circlemade_contracts::{CloudEvent, EventId, Registry, Service};
+use circlemade_eventlog::EventLog;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+/// The tree of the consumer's database that keeps dead letters.
+pub const DEAD_LETTER_TREE: &str = "bus.dead_letters";
+
+/// How the inbox consumes.
+#[derive(Clone, Debug)]
+pub struct InboxConfig {
+    /// Most messages imported under one flush.
+    pub batch: usize,
+    /// How long the server waits for an ack before redelivering.
+    pub ack_wait: Duration,
+    /// Most messages delivered and not yet acked.
+    pub max_ack_pending: i64,
+    /// Idle heartbeat asked of the server; missing ones mean a stalled pull.
+    pub heartbeat: Duration,
+    /// First wait after a failure; doubled at each further failure.
+    pub min_backoff: Duration,
+    /// Longest wait between attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        InboxConfig {
+            batch: 512,
+            ack_wait: Duration::from_secs(30),
+            max_ack_pending: 4096,
+            heartbeat: Duration::from_secs(5),
+            min_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the inbox has done, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct InboxMetrics {
+    consumed: AtomicU64,
+    imported: AtomicU64,
+    duplicates: AtomicU64,
+    dead_lettered: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// A snapshot of [`InboxMetrics`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InboxStats {
+    /// Messages received (redeliveries included).
+    pub consumed: u64,
+    /// Events newly appended to the log.
+    pub imported: u64,
+    /// Events that were already in the log: acked and skipped.
+    pub duplicates: u64,
+    /// Messages kept in the dead-letter tree.
+    pub dead_lettered: u64,
+    /// Failed attempts (NATS unreachable, storage errors).
+    pub failures: u64,
+}
+
+impl InboxMetrics {
+    /// The counters now.
+    pub fn stats(&self) -> InboxStats {
+        InboxStats {
+            consumed: self.consumed.load(Ordering::Relaxed),
+            imported: self.imported.load(Ordering::Relaxed),
+            duplicates: self.duplicates.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A message the inbox could not take, as kept in the dead-letter tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The stream it came from.
+    pub stream: String,
+    /// Its sequence in that stream.
+    pub stream_sequence: u64,
+    /// Its NATS subject.
+    pub subject: String,
+    /// Why it was refused.
+    pub reason: String,
+    /// When it was refused.
+    pub at: chrono::DateTime<Utc>,
+    /// The message body, as received (lossy UTF-8 would hide garbage: kept as bytes).
+    pub payload: Vec<u8>,
+}
+
+/// Why one consuming attempt stopped; the inbox backs off and tries again.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    /// The consumer could not be created or read.
+    #[error("consumer {consumer} on {stream}: {reason}")]
+    Consumer {
+        /// The stream.
+        stream: &'static str,
+        /// The durable consumer's name.
+        consumer: String,
+        /// Why.
+        reason: String,
+    },
+    /// Appending to the log failed.
+    #[error("importing into the log: {0}")]
+    Log(#[from] circlemade_eventlog::AppendError),
+    /// Keeping a dead letter failed.
+    #[error("keeping a dead letter: {0}")]
+    DeadLetter(String),
+}
+
+/// Copies one stream into one service's log. See the module docs.
+pub struct Inbox {
+    log: EventLog,
+    js: jetstream::Context,
+    consumer_service: Service,
+    source: Service,
+    registry: Arc<Registry>,
+    config: InboxConfig,
+    dead_letters: sled::Tree,
+    metrics: Arc<InboxMetrics>,
+    on_durable: Option<DurableHook>,
+}
+
+/// Called with the ids of a batch once it is durable in the log, before it is acked.
+pub type DurableHook = Arc<dyn Fn(&[EventId]) + Send + Sync>;
+
+impl Inbox {
+    /// An inbox in `consumer_service`'s log for `source`'s stream.
+    pub fn new(
+        log: EventLog,
+        js: jetstream::Context,
+        consumer_service: Service,
+        source: Service,
+        registry: Arc<Registry>,
+        config: InboxConfig,
+    ) -> Result<Self, sled::Error> {
+        let dead_letters = log.open_tree(DEAD_LETTER_TREE)?;
+        Ok(Inbox {
+            log,
+            js,
+            consumer_service,
+            source,
+            registry,
+            config,
+            dead_letters,
+            metrics: Arc::new(InboxMetrics::default()),
+            on_durable: None,
+        })
+    }
+
+    /// Observes each batch between "durable in the log" and "acked": for progress
+    /// traces, and for fault tests that kill the process in exactly that window.
+    pub fn on_durable(mut self, hook: DurableHook) -> Self {
+        self.on_durable = Some(hook);
+        self
+    }
+
+    /// The durable consumer's name: one per (consuming service, stream).
+    pub fn consumer_name(&self) -> String {
+        format!(
+            "{}-{}",
+            self.consumer_service.as_str(),
+            self.source.stream_name()
+        )
+    }
+
+    /// The inbox's counters, shared with whoever exports them.
+    pub fn metrics(&self) -> Arc<InboxMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Consumes until `shutdown` is cancelled. Messages already received are imported
+    /// and acked before it returns.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = self.config.min_backoff;
+        while !shutdown.is_cancelled() {
+            match self.consume(&shutdown, &mut backoff).await {
+                Ok(()) => return,
+                Err(error) => {
+                    self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%error, consumer = %self.consumer_name(), "inbox attempt failed; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = shutdown.cancelled() => return,
+                    }
+                    backoff = (backoff * 2).min(self.config.max_backoff);
+                }
+            }
+        }
+    }
+
+    async fn consumer(&self) -> Result<jetstream::consumer::Consumer<pull::Config>, InboxError> {
+        let stream_name = self.source.stream_name();
+        let failed = |reason: String| InboxError::Consumer {
+            stream: stream_name,
+            consumer: self.consumer_name(),
+            reason,
+        };
+        let stream = self
+            .js
+            .get_stream(stream_name)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let name = self.consumer_name();
+        stream
+            .get_or_create_consumer(
+                &name,
+                pull::Config {
+                    durable_name: Some(name.clone()),
+                    description: Some(format!(
+                        "The {} service's inbox for {}",
+                        self.consumer_service.as_str(),
+                        stream_name
+                    )),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.config.ack_wait,
+                    max_ack_pending: self.config.max_ack_pending,
+                    deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| failed(e.to_string()))
+    }
+
+    async fn consume(
+        &self,
+        shutdown: &CancellationToken,
+        backoff: &mut std::time::Duration,
+    ) -> Result<(), InboxError> {
+        let consumer = self.consumer().await?;
+        let failed = |reason: String| InboxError::Consumer {
+            stream: self.source.stream_name(),
+            consumer: self.consumer_name(),
+            reason,
+        };
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(self.config.batch)
+            .heartbeat(self.config.heartbeat)
+            .messages()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let mut batches = messages.ready_chunks(self.config.batch);
+        loop {
+            let batch = tokio::select! {
+                batch = batches.next() => batch,
+                () = shutdown.cancelled() => return Ok(()),
+            };
+            let Some(batch) = batch else {
+                return Err(failed("the message stream ended".into()));
+            };
+            let mut messages = Vec::with_capacity(batch.len());
+            for message in batch {
+                // A missed heartbeat or a deleted consumer: start again.
+                messages.push(message.map_err(|e| failed(e.to_string()))?);
+            }
+            self.take(messages).await?;
+            *backoff = self.config.min_backoff;
+        }
+    }
+
+    /// Imports a batch durably, then acks it.
+    async fn take(&self, messages: Vec<jetstream::Message>) -> Result<(), InboxError> {
+        self.metrics
+            .consumed
+            .fetch_add(messages.len() as u64, Ordering::Relaxed);
+        let mut events = Vec::with_capacity(messages.len());
+        let mut good = Vec::with_capacity(messages.len());
+        let mut refused = Vec::new();
+        for message in messages {
+            match self.decode(&message.payload) {
+                Ok(event) => {
+                    events.push(event);
+                    good.push(message);
+                }
+                Err(reason) => refused.push((message, reason)),
+            }
+        }
+        if !refused.is_empty() {
+            self.keep_dead_letters(&refused).await?;
+        }
+        let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+        let answers = if events.is_empty() {
+            Vec::new()
+        } else {
+            self.log.import_batch(events).await?
+        };
+        if let Some(hook) = &self.on_durable {
+            if answers.iter().all(Result::is_ok) {
+                hook(&ids);
+            }
+        }
+        // The flush covering the batch has returned: acking now loses nothing.
+        for (message, answer) in good.iter().zip(answers) {
+            match answer {
+                Ok(appended) if appended.already_appended => {
+                    self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(_) => {
+                    self.metrics.imported.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    // Not acked: it comes back after `ack_wait`, or the next attempt
+                    // takes it again.
+                    return Err(error.into());
+                }
+            }
+            if let Err(error) = message.ack().await {
+                // Harmless: the message is redelivered and skipped as a duplicate.
+                tracing::debug!(%error, "ack not sent");
+            }
+        }
+        for (message, _) in &refused {
+            if let Err(error) = message.ack_with(AckKind::Term).await {
+                tracing::debug!(%error, "terminate not sent");
+            }
+        }
+        Ok(())
+    }
+
+    /// A CloudEvent whose data fits its type, or why not.
+    fn decode(&self, payload: &[u8]) -> Result<CloudEvent, String> {
+        let event: CloudEvent =
+            serde_json::from_slice(payload).map_err(|e| format!("not a CloudEvent: {e}"))?;
+        if event.specversion != circlemade_contracts::SPEC_VERSION {
+            return Err(format!("unsupported specversion {:?}", event.specversion));
+        }
+        if event.subject.is_empty() {
+            return Err("empty subject".into());
+        }
+        self.registry
+            .classify(&event)
+            .map_err(|e| format!("data does not fit its type: {e}"))?;
+        Ok(event)
+    }
+
+    async fn keep_dead_letters(
+        &self,
+        refused: &[(jetstream::Message, String)],
+    ) -> Result<(), InboxError> {
+        for (message, reason) in refused {
+            let info = message.info().ok();
+            let letter = DeadLetter {
+                stream: self.source.stream_name().to_owned(),
+                stream_sequence: info.as_ref().map_or(0, |i| i.stream_sequence),
+                subject: message.subject.to_string(),
+                reason: reason.clone(),
+                at: Utc::now(),
+                payload: message.payload.to_vec(),
+            };
+            tracing::warn!(
+                stream = %letter.stream,
+                sequence = letter.stream_sequence,
+                reason = %letter.reason,
+                "message dead-lettered"
+            );
+            let key = format!("{}/{:020}", letter.stream, letter.stream_sequence);
+            let value =
+                serde_json::to_vec(&letter).map_err(|e| InboxError::DeadLetter(e.to_string()))?;
+            self.dead_letters
+                .insert(key.as_bytes(), value)
+                .map_err(|e| InboxError::DeadLetter(e.to_string()))?;
+            self.metrics.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        }
+        // Durable before the messages are terminated.
+        self.log
+            .flush()
+            .await
+            .map_err(|e| InboxError::DeadLetter(e.to_string()))
+    }
+}
+
+/// Every dead letter kept in `log`, oldest stream sequence first per stream.
+pub fn dead_letters(log: &EventLog) -> Result<Vec<DeadLetter>, sled::Error> {
+    let tree = log.open_tree(DEAD_LETTER_TREE)?;
+    let mut letters = Vec::new();
+    for item in tree.iter() {
+        let (_, value) = item?;
+        if let Ok(letter) = serde_json::from_slice(&value) {
+            letters.push(letter);
+        }
+    }
+    Ok(letters)
+}
