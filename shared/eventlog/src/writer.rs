@@ -361,7 +361,8 @@ struct Batch {
     next: Position,
     writes: Vec<Write>,
     heads: HashMap<StreamId, Head>,
-    ids: HashSet<EventId>,
+    /// Events planned earlier in this batch: where they go.
+    ids: HashMap<EventId, (Position, StreamId, StreamVersion)>,
 }
 
 impl Batch {
@@ -370,7 +371,7 @@ impl Batch {
             next,
             writes: Vec::new(),
             heads: HashMap::new(),
-            ids: HashSet::new(),
+            ids: HashMap::new(),
         }
     }
 
@@ -416,7 +417,8 @@ impl Batch {
                 ),
                 id: *id,
             });
-            self.ids.insert(*id);
+            self.ids
+                .insert(*id, (self.next, request.stream.clone(), version));
             previous = self.next;
             self.next = self.next.next();
         }
@@ -444,38 +446,48 @@ impl Batch {
         request: &Prepared,
     ) -> Result<Option<Appended>, AppendError> {
         let mut seen = HashSet::with_capacity(request.events.len());
-        let mut found = Vec::with_capacity(request.events.len());
+        // Where each event already is: in the log, or planned earlier in this batch.
+        let mut found: Vec<Option<(Position, StreamId, StreamVersion)>> =
+            Vec::with_capacity(request.events.len());
         for (id, _) in &request.events {
-            if !seen.insert(*id) || self.ids.contains(id) {
+            if !seen.insert(*id) {
                 return Err(AppendError::DuplicateEventId {
                     id: *id,
                     position: Position(0),
                 });
             }
-            found.push(trees.position_of(id)?);
+            let place = match self.ids.get(id) {
+                Some(planned) => Some(planned.clone()),
+                None => match trees.position_of(id)? {
+                    Some(position) => {
+                        let (stream, version) = trees.stream_of(position)?;
+                        Some((position, stream, version))
+                    }
+                    None => None,
+                },
+            };
+            found.push(place);
         }
         if found.iter().all(Option::is_none) {
             return Ok(None);
         }
         let duplicate = |i: usize| AppendError::DuplicateEventId {
             id: request.events[i].0,
-            position: found[i].unwrap_or_default(),
+            position: found[i].as_ref().map_or(Position(0), |(p, _, _)| *p),
         };
-        let mut versions = Vec::with_capacity(found.len());
-        for (i, position) in found.iter().enumerate() {
-            let Some(position) = position else {
+        for (i, place) in found.iter().enumerate() {
+            let Some((position, stream, _)) = place else {
                 let first = found.iter().position(Option::is_some).unwrap_or(0);
                 return Err(duplicate(first));
             };
-            let (stream, version) = trees.stream_of(*position)?;
-            let consecutive = i == 0 || found[i - 1].map(Position::next) == Some(*position);
-            if stream != request.stream || !consecutive {
+            let consecutive =
+                i == 0 || found[i - 1].as_ref().map(|(p, _, _)| p.next()) == Some(*position);
+            if *stream != request.stream || !consecutive {
                 return Err(duplicate(i));
             }
-            versions.push(version);
         }
-        let (Some(Some(first)), Some(Some(last)), Some(version)) =
-            (found.first(), found.last(), versions.last())
+        let (Some(Some((first, _, _))), Some(Some((last, _, version)))) =
+            (found.first(), found.last())
         else {
             unreachable!("the request holds at least one event, all found")
         };

@@ -277,6 +277,25 @@ async fn imported_events_keep_the_producer_attributes_and_dedupe() {
 }
 
 #[tokio::test]
+async fn an_event_repeated_within_one_batch_is_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let a = stream("member/a");
+    let e = event(&a, 1);
+    let answers = log
+        .import_batch(vec![e.clone(), event(&a, 2), e.clone()])
+        .await
+        .unwrap();
+    let first = answers[0].as_ref().unwrap();
+    let again = answers[2].as_ref().unwrap();
+    assert!(!first.already_appended);
+    assert!(again.already_appended);
+    assert_eq!(again.first, first.first);
+    assert_eq!(log.head(), Position(2));
+    log.close().await;
+}
+
+#[tokio::test]
 async fn subscribers_wake_on_new_durable_positions() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path());
