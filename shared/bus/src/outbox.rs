@@ -16,6 +16,9 @@
 //! it. So the stream never holds an event twice, never skips one, and keeps log order,
 //! whatever was acked or lost, and however long the relay was down.
 //!
+//! Only the service's own events are published: copies of other services' events that
+//! an inbox keeps in the same log are skipped.
+//!
 //! **NATS down or slow.** Commands do not wait for the relay: they only append to the
 //! log. The relay backs off (exponentially, up to [`RelayConfig::max_backoff`]) and
 //! drains the backlog when NATS answers again. Its lag, in events and seconds, is in
@@ -33,7 +36,7 @@ use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
 use chrono::Utc;
 use circlemade_contracts::{CloudEvent, Service};
-use circlemade_eventlog::{EventLog, Position, RecordedEvent};
+use circlemade_eventlog::{EventLog, Origin, Position, RecordedEvent};
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
@@ -241,12 +244,23 @@ impl Relay {
                 let room = self.config.window - waiting.len();
                 let events = self.log.read_from(next, room).await?;
                 for recorded in &events {
+                    next = recorded.position.next();
+                    // Copies of other services' events (an inbox in the same log) are
+                    // theirs to publish.
+                    if recorded.origin != Origin::Local {
+                        continue;
+                    }
                     let expected_last = stream_seq + waiting.len() as u64;
                     acks.push_back(self.send(recorded, expected_last).await?);
                     waiting.push_back((recorded.position, recorded.recorded_at.timestamp_millis()));
-                    next = recorded.position.next();
                 }
                 self.note_oldest(&waiting);
+                if waiting.is_empty()
+                    && next > Position(self.metrics.cursor.load(Ordering::Relaxed)).next()
+                {
+                    // Only imported events were read: the stream is level with the log.
+                    self.save_cursor(Position(next.0 - 1));
+                }
                 if !events.is_empty() {
                     continue;
                 }
@@ -268,7 +282,14 @@ impl Relay {
                 self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
             }
             stream_seq = ack.sequence;
-            self.advance(position);
+            self.metrics.acked.fetch_add(1, Ordering::Relaxed);
+            // Imported events read after this one are covered too once nothing waits.
+            let cursor = if waiting.is_empty() {
+                Position(next.0 - 1)
+            } else {
+                position
+            };
+            self.save_cursor(cursor);
             self.note_oldest(&waiting);
             *backoff = self.config.min_backoff;
         }
@@ -281,8 +302,7 @@ impl Relay {
             .store(oldest, Ordering::Relaxed);
     }
 
-    fn advance(&self, cursor: Position) {
-        self.metrics.acked.fetch_add(1, Ordering::Relaxed);
+    fn save_cursor(&self, cursor: Position) {
         self.metrics.cursor.store(cursor.0, Ordering::Relaxed);
         // Not flushed on its own: it is a hint. The stream is the truth (see
         // `synchronise`), so a cursor lost in a crash costs nothing.
