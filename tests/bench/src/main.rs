@@ -6,10 +6,12 @@
 //! ```
 //!
 //! `raw=-` where there is no raw limit to compare with. Run it in release mode:
-//! `cargo run --release -p circlemade-bench -- log`.
+//! `cargo run --release -p circlemade-bench -- log`. The `bus` suite starts a
+//! nats-server of its own, which `deploy/setup.sh` installs where it is missing.
 
 #![forbid(unsafe_code)]
 
+mod bus_suite;
 mod figure;
 mod log_suite;
 
@@ -25,6 +27,9 @@ struct Args {
     /// Events written and scanned by the scan benchmark (P4).
     #[arg(long, default_value_t = 1_000_000)]
     scan_events: u64,
+    /// Events the relay publishes (P2) and the inbox consumes (P3).
+    #[arg(long, default_value_t = 200_000)]
+    bus_events: u64,
     /// Seconds each throughput measurement runs.
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
@@ -37,6 +42,8 @@ struct Args {
 enum Suite {
     /// The event log: durable appends (P1, P1-single) and a full scan (P4).
     Log,
+    /// The bus, on a real nats-server: the outbox relay (P2) and the inbox (P3).
+    Bus,
     /// Every suite above.
     All,
 }
@@ -50,13 +57,22 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let options = log_suite::Options {
+    let log = log_suite::Options {
         dir: scratch.path().to_owned(),
         duration: std::time::Duration::from_secs_f64(args.seconds),
         scan_events: args.scan_events,
     };
-    match args.suite {
-        Suite::Log | Suite::All => runtime.block_on(log_suite::run(&options))?,
-    }
-    Ok(())
+    let bus = bus_suite::Options {
+        dir: scratch.path().to_owned(),
+        events: args.bus_events,
+    };
+    runtime.block_on(async {
+        if matches!(args.suite, Suite::Log | Suite::All) {
+            log_suite::run(&log).await?;
+        }
+        if matches!(args.suite, Suite::Bus | Suite::All) {
+            bus_suite::run(&bus).await?;
+        }
+        anyhow::Ok(())
+    })
 }
