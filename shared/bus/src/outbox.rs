@@ -37,6 +37,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use circlemade_contracts::{CloudEvent, Service};
 use circlemade_eventlog::{EventLog, Origin, Position, RecordedEvent};
+use futures::FutureExt;
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
@@ -239,10 +240,13 @@ impl Relay {
         let mut acks = FuturesOrdered::new();
         // Position and recorded time of each publish in `acks`, oldest first.
         let mut waiting: VecDeque<(Position, i64)> = VecDeque::new();
+        // Refill only when a quarter of the window is free (or nothing is in flight):
+        // one log read and one burst of publishes per refill, not one per ack.
+        let refill_at = (self.config.window / 4).max(1);
         loop {
-            if waiting.len() < self.config.window && next <= self.log.head() {
-                let room = self.config.window - waiting.len();
-                let events = self.log.read_from(next, room).await?;
+            let free = self.config.window - waiting.len();
+            if next <= self.log.head() && (waiting.is_empty() || free >= refill_at) {
+                let events = self.log.read_from(next, free).await?;
                 for recorded in &events {
                     next = recorded.position.next();
                     // Copies of other services' events (an inbox in the same log) are
@@ -252,7 +256,8 @@ impl Relay {
                     }
                     let expected_last = stream_seq + waiting.len() as u64;
                     acks.push_back(self.send(recorded, expected_last).await?);
-                    waiting.push_back((recorded.position, recorded.recorded_at.timestamp_millis()));
+                    let recorded_ms = recorded.recorded_at.timestamp_millis();
+                    waiting.push_back((recorded.position, recorded_ms));
                 }
                 self.note_oldest(&waiting);
                 if waiting.is_empty()
@@ -265,7 +270,7 @@ impl Relay {
                     continue;
                 }
             }
-            let Some(ack) = acks.next().await else {
+            let Some(first) = acks.next().await else {
                 if shutdown.is_cancelled() {
                     return Ok(());
                 }
@@ -275,21 +280,30 @@ impl Relay {
                 }
                 continue;
             };
-            let (position, _) = waiting.pop_front().expect("one waiting entry per ack");
-            let ack: jetstream::publish::PublishAck =
-                ack.map_err(|reason| RelayError::Publish { position, reason })?;
-            if ack.duplicate {
-                self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+            // The oldest ack, then every later one that has already arrived.
+            let mut ack = Some(first);
+            let mut cursor = None;
+            while let Some(result) = ack {
+                let (position, _) = waiting.pop_front().expect("one waiting entry per ack");
+                let ack_now: jetstream::publish::PublishAck =
+                    result.map_err(|reason| RelayError::Publish { position, reason })?;
+                if ack_now.duplicate {
+                    self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+                }
+                stream_seq = ack_now.sequence;
+                self.metrics.acked.fetch_add(1, Ordering::Relaxed);
+                cursor = Some(position);
+                ack = acks.next().now_or_never().flatten();
             }
-            stream_seq = ack.sequence;
-            self.metrics.acked.fetch_add(1, Ordering::Relaxed);
-            // Imported events read after this one are covered too once nothing waits.
-            let cursor = if waiting.is_empty() {
-                Position(next.0 - 1)
-            } else {
-                position
-            };
-            self.save_cursor(cursor);
+            if let Some(position) = cursor {
+                // Imported events read after it are covered too once nothing waits.
+                let cursor = if waiting.is_empty() {
+                    Position(next.0 - 1)
+                } else {
+                    position
+                };
+                self.save_cursor(cursor);
+            }
             self.note_oldest(&waiting);
             *backoff = self.config.min_backoff;
         }
