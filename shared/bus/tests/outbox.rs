@@ -38,13 +38,18 @@ async fn relay_process() {
     let log = open_log(std::path::Path::new(&dir));
     let client = connect(&url, "relay-under-test").await.unwrap();
     let js = jetstream_context(client, Duration::from_secs(1), 1024);
-    let relay = Relay::new(log, js, Service::Membership, quick_relay()).unwrap();
+    // A small window keeps the run long enough to be killed mid-way.
+    let config = RelayConfig {
+        window: 16,
+        ..quick_relay()
+    };
+    let relay = Relay::new(log, js, Service::Membership, config).unwrap();
     relay.run(CancellationToken::new()).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_reaches_the_stream_once_in_order_through_kills_of_relay_and_server() {
-    const EVENTS: u64 = 3000;
+    const EVENTS: u64 = 6000;
     let mut server = NatsServer::start().await.unwrap();
     let js = jetstream(&server.url()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -67,10 +72,13 @@ async fn every_event_reaches_the_stream_once_in_order_through_kills_of_relay_and
 
     let mut rng = rand::rng();
     let mut reached = 0;
+    let mut killed_mid_way = 0;
     for cycle in 0..5 {
         let mut child = spawn(server.url());
         // Kill at a random point further on in the stream.
-        let target = rng.random_range(reached + 1..reached + EVENTS / 6);
+        let target = rng
+            .random_range(reached + 1..reached + EVENTS / 6)
+            .min(EVENTS);
         reached = eventually(DEADLINE, || {
             let js = js.clone();
             async move {
@@ -91,7 +99,14 @@ async fn every_event_reaches_the_stream_once_in_order_through_kills_of_relay_and
         }
         child.kill().unwrap();
         child.wait().unwrap();
+        if stream_count(&js, "MEMBERSHIP").await.unwrap() < EVENTS {
+            killed_mid_way += 1;
+        }
     }
+    assert!(
+        killed_mid_way >= 3,
+        "only {killed_mid_way} kills landed mid-way: nothing was tested"
+    );
 
     let mut child = spawn(server.url());
     eventually(DEADLINE, || {
@@ -238,5 +253,41 @@ async fn on_shutdown_the_relay_drains_what_the_log_holds() {
     relay.run(stop).await.unwrap();
     assert_eq!(stream_count(&js, "MEMBERSHIP").await.unwrap(), 300);
     assert_stream_matches_log(&js, &log).await;
+    log.close().await;
+}
+
+#[tokio::test]
+async fn events_imported_from_other_services_are_not_republished() {
+    let server = NatsServer::start().await.unwrap();
+    let js = jetstream(&server.url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    // The log of a consumer: its own events and copies of another service's.
+    let own = append_events(&log, 3).await;
+    let foreign = support::member_event("admitted", 99);
+    log.import(foreign.clone()).await.unwrap();
+    let more = append_events(&log, 2).await;
+    assert_eq!(log.head().0, 6);
+
+    let relay = Relay::new(log.clone(), js.clone(), Service::Membership, quick_relay()).unwrap();
+    let metrics = relay.metrics();
+    let stop = CancellationToken::new();
+    stop.cancel();
+    relay.run(stop).await.unwrap();
+
+    let stream = js.get_stream("MEMBERSHIP").await.unwrap();
+    assert_eq!(stream.cached_info().state.messages, 5);
+    let mut published = Vec::new();
+    for seq in 1..=5 {
+        let message = stream.get_raw_message(seq).await.unwrap();
+        let event: circlemade_contracts::CloudEvent =
+            serde_json::from_slice(&message.payload).unwrap();
+        published.push(event.id);
+    }
+    let expected: Vec<_> = own.into_iter().chain(more).collect();
+    assert_eq!(published, expected);
+    assert!(!published.contains(&foreign.id));
+    // The relay counts itself level with the log: the copy is not lag.
+    assert_eq!(metrics.lag(log.head()).0, 0);
     log.close().await;
 }
