@@ -14,6 +14,7 @@ use circlemade_contracts::Service;
 use rand::Rng;
 use support::{
     DEADLINE, append_events, assert_stream_matches_log, jetstream, open_log, stream_count,
+    wait_for_membership,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -79,19 +80,7 @@ async fn every_event_reaches_the_stream_once_in_order_through_kills_of_relay_and
         let target = rng
             .random_range(reached + 1..reached + EVENTS / 6)
             .min(EVENTS);
-        reached = eventually(DEADLINE, || {
-            let js = js.clone();
-            async move {
-                let count = stream_count(&js, "MEMBERSHIP").await?;
-                if count >= target {
-                    Ok(count)
-                } else {
-                    Err(format!("{count} < {target}"))
-                }
-            }
-        })
-        .await
-        .unwrap();
+        reached = wait_for_membership(&js, target).await;
         if cycle == 2 {
             // The server dies too, with publishes in flight; the relay must resume.
             server.kill().await.unwrap();
@@ -109,19 +98,7 @@ async fn every_event_reaches_the_stream_once_in_order_through_kills_of_relay_and
     );
 
     let mut child = spawn(server.url());
-    eventually(DEADLINE, || {
-        let js = js.clone();
-        async move {
-            let count = stream_count(&js, "MEMBERSHIP").await?;
-            if count == EVENTS {
-                Ok(())
-            } else {
-                Err(format!("{count} of {EVENTS}"))
-            }
-        }
-    })
-    .await
-    .unwrap();
+    wait_for_membership(&js, EVENTS).await;
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -142,21 +119,7 @@ async fn appends_succeed_while_nats_is_down_and_the_backlog_drains_after() {
     let relay = tokio::spawn(relay.run(stop.clone()));
 
     append_events(&log, 50).await;
-    let wait_for = |n: u64| {
-        let js = js.clone();
-        eventually(DEADLINE, move || {
-            let js = js.clone();
-            async move {
-                let count = stream_count(&js, "MEMBERSHIP").await?;
-                if count == n {
-                    Ok(())
-                } else {
-                    Err(format!("{count} of {n}"))
-                }
-            }
-        })
-    };
-    wait_for(50).await.unwrap();
+    wait_for_membership(&js, 50).await;
 
     server.kill().await.unwrap();
     // Commands go on: every append is durable and answered with NATS down.
@@ -169,7 +132,7 @@ async fn appends_succeed_while_nats_is_down_and_the_backlog_drains_after() {
     );
 
     server.restart().await.unwrap();
-    wait_for(250).await.unwrap();
+    wait_for_membership(&js, 250).await;
     eventually(DEADLINE, || async {
         let (lag, seconds) = metrics.lag(log.head());
         if lag == 0 && seconds == 0.0 {
@@ -203,36 +166,12 @@ async fn publishing_resumes_in_order_after_server_restarts_under_load() {
     };
 
     for threshold in [300, 1000] {
-        eventually(DEADLINE, || {
-            let js = js.clone();
-            async move {
-                let count = stream_count(&js, "MEMBERSHIP").await?;
-                if count >= threshold {
-                    Ok(())
-                } else {
-                    Err(format!("{count} < {threshold}"))
-                }
-            }
-        })
-        .await
-        .unwrap();
+        wait_for_membership(&js, threshold).await;
         server.kill().await.unwrap();
         server.restart().await.unwrap();
     }
     writer.await.unwrap();
-    eventually(DEADLINE, || {
-        let js = js.clone();
-        async move {
-            let count = stream_count(&js, "MEMBERSHIP").await?;
-            if count == EVENTS {
-                Ok(())
-            } else {
-                Err(format!("{count} of {EVENTS}"))
-            }
-        }
-    })
-    .await
-    .unwrap();
+    wait_for_membership(&js, EVENTS).await;
     stop.cancel();
     relay.await.unwrap().unwrap();
     assert_stream_matches_log(&js, &log).await;

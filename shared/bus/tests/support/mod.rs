@@ -65,6 +65,23 @@ pub async fn stream_count(js: &jetstream::Context, stream: &str) -> Result<u64, 
     Ok(info.state.messages)
 }
 
+/// Waits until stream MEMBERSHIP holds at least `at_least` messages; returns the count.
+pub async fn wait_for_membership(js: &jetstream::Context, at_least: u64) -> u64 {
+    circlemade_bus::harness::eventually(DEADLINE, || {
+        let js = js.clone();
+        async move {
+            let count = stream_count(&js, "MEMBERSHIP").await?;
+            if count >= at_least {
+                Ok(count)
+            } else {
+                Err(format!("{count} of {at_least}"))
+            }
+        }
+    })
+    .await
+    .unwrap()
+}
+
 /// Checks that stream MEMBERSHIP holds exactly `log`'s events: message `n` is the
 /// event at position `n`, with its id as `Nats-Msg-Id`, nothing twice, nothing more.
 pub async fn assert_stream_matches_log(js: &jetstream::Context, log: &EventLog) {
