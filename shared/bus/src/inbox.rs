@@ -2,15 +2,22 @@
 //!
 //! A durable pull consumer per (service, stream) delivers the stream's messages. Each
 //! batch of messages is decoded and imported into the consumer's own log in one append
-//! batch (one flush), and each message is acked only after the flush that made it
-//! durable. An event already in the log (a redelivery after a lost ack, a duplicate
-//! publish) is acked and skipped: the log's event-id index is the dedupe.
+//! batch (one flush), each event stored as the very bytes it arrived in, and each
+//! message is acked only after the flush that made it durable. An event already in the
+//! log (a redelivery after a lost ack, a duplicate publish) is acked and skipped: the
+//! log's event-id index is the dedupe.
 //!
-//! A message that is not a valid CloudEvent, or whose data does not fit its known type,
-//! is kept in the dead-letter tree with the reason and its raw bytes, counted, and
-//! terminated (`+TERM`): it is never redelivered and never blocks the messages after it.
-//! Events of unknown types or newer versions are not errors: they are imported as they
-//! are, and projections skip them.
+//! Batches are pipelined: while some are being committed and flushed, the next ones are
+//! received, decoded and handed to the log ([`InboxConfig::batches_in_flight`]). The
+//! log commits batches in the order they were handed over, so events are imported in
+//! the order they were received; and each batch is still acked only once its own
+//! import has returned.
+//!
+//! A message that is not a valid CloudEvent, whose subject cannot name a stream, or
+//! whose data does not fit its known type, is kept in the dead-letter tree with the
+//! reason and its raw bytes, counted, and terminated (`+TERM`): it is never redelivered
+//! and never blocks the messages after it. Events of unknown types or newer versions
+//! are not errors: they are imported as they are, and projections skip them.
 //!
 //! Known failure modes guarded against: a pull request lost while the server restarts
 //! would stall a consumer for ever (nats.go #1729, nats.net.v1 #804), so the message
@@ -25,8 +32,9 @@ use std::time::Duration;
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use chrono::Utc;
 use circlemade_contracts::{CloudEvent, EventId, Registry, Service};
-use circlemade_eventlog::EventLog;
+use circlemade_eventlog::{EventLog, Pending, RawImport};
 use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -36,8 +44,14 @@ pub const DEAD_LETTER_TREE: &str = "bus.dead_letters";
 /// How the inbox consumes.
 #[derive(Clone, Debug)]
 pub struct InboxConfig {
-    /// Most messages imported under one flush.
+    /// Most messages asked of the server per pull request, and most messages taken,
+    /// decoded and handed to the log as one batch.
     pub batch: usize,
+    /// Most batches handed to the log and not acked yet. While they are committed and
+    /// flushed, the next ones are received and decoded. A batch holds the messages
+    /// ready at that moment, often fewer than `batch`, so it takes several to keep the
+    /// log's writer busy; `max_ack_pending` bounds the messages they hold in all.
+    pub batches_in_flight: usize,
     /// How long the server waits for an ack before redelivering.
     pub ack_wait: Duration,
     /// Most messages delivered and not yet acked.
@@ -54,6 +68,7 @@ impl Default for InboxConfig {
     fn default() -> Self {
         InboxConfig {
             batch: 512,
+            batches_in_flight: 8,
             ack_wait: Duration::from_secs(30),
             max_ack_pending: 4096,
             heartbeat: Duration::from_secs(5),
@@ -273,36 +288,59 @@ impl Inbox {
             .await
             .map_err(|e| failed(e.to_string()))?;
         let mut batches = messages.ready_chunks(self.config.batch);
+        // Batches handed to the log, oldest first: each finishes (acks) once durable.
+        let mut importing = FuturesOrdered::new();
+        let most_in_flight = self.config.batches_in_flight.max(1);
         loop {
-            let batch = tokio::select! {
-                batch = batches.next() => batch,
-                () = shutdown.cancelled() => return Ok(()),
-            };
-            let Some(batch) = batch else {
-                return Err(failed("the message stream ended".into()));
-            };
-            let mut messages = Vec::with_capacity(batch.len());
-            for message in batch {
-                // A missed heartbeat or a deleted consumer: start again.
-                messages.push(message.map_err(|e| failed(e.to_string()))?);
+            tokio::select! {
+                // Stopping first, then freeing a slot (and seeing a failure) before
+                // taking more.
+                biased;
+                () = shutdown.cancelled() => {
+                    settle(&mut importing).await?;
+                    return Ok(());
+                }
+                Some(finished) = importing.next() => {
+                    finished?;
+                    *backoff = self.config.min_backoff;
+                }
+                batch = batches.next(), if importing.len() < most_in_flight => {
+                    let Some(batch) = batch else {
+                        settle(&mut importing).await?;
+                        return Err(failed("the message stream ended".into()));
+                    };
+                    let mut messages = Vec::with_capacity(batch.len());
+                    for message in batch {
+                        match message {
+                            Ok(message) => messages.push(message),
+                            // A missed heartbeat or a deleted consumer: start again, once
+                            // the batches already in the log are acked.
+                            Err(error) => {
+                                settle(&mut importing).await?;
+                                return Err(failed(error.to_string()));
+                            }
+                        }
+                    }
+                    let submitted = self.submit(messages).await?;
+                    importing.push_back(self.finish(submitted));
+                }
             }
-            self.take(messages).await?;
-            *backoff = self.config.min_backoff;
         }
     }
 
-    /// Imports a batch durably, then acks it.
-    async fn take(&self, messages: Vec<jetstream::Message>) -> Result<(), InboxError> {
+    /// Decodes a batch, keeps its dead letters, and hands its events to the log, which
+    /// commits them after every batch submitted before.
+    async fn submit(&self, messages: Vec<jetstream::Message>) -> Result<Submitted, InboxError> {
         self.metrics
             .consumed
             .fetch_add(messages.len() as u64, Ordering::Relaxed);
-        let mut events = Vec::with_capacity(messages.len());
+        let mut imports = Vec::with_capacity(messages.len());
         let mut good = Vec::with_capacity(messages.len());
         let mut refused = Vec::new();
         for message in messages {
             match self.decode(&message.payload) {
-                Ok(event) => {
-                    events.push(event);
+                Ok(import) => {
+                    imports.push(import);
                     good.push(message);
                 }
                 Err(reason) => refused.push((message, reason)),
@@ -311,19 +349,33 @@ impl Inbox {
         if !refused.is_empty() {
             self.keep_dead_letters(&refused).await?;
         }
-        let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
-        let answers = if events.is_empty() {
-            Vec::new()
+        let ids = imports.iter().map(RawImport::id).collect();
+        let pending = if imports.is_empty() {
+            None
         } else {
-            self.log.import_batch(events).await?
+            Some(self.log.submit_raw_batch(imports).await?)
+        };
+        Ok(Submitted {
+            good,
+            ids,
+            refused: refused.into_iter().map(|(message, _)| message).collect(),
+            pending,
+        })
+    }
+
+    /// Waits until a submitted batch is durable, then acks it.
+    async fn finish(&self, batch: Submitted) -> Result<(), InboxError> {
+        let answers = match batch.pending {
+            Some(pending) => pending.await?,
+            None => Vec::new(),
         };
         if let Some(hook) = &self.on_durable {
             if answers.iter().all(Result::is_ok) {
-                hook(&ids);
+                hook(&batch.ids);
             }
         }
         // The flush covering the batch has returned: acking now loses nothing.
-        for (message, answer) in good.iter().zip(answers) {
+        for (message, answer) in batch.good.iter().zip(answers) {
             match answer {
                 Ok(appended) if appended.already_appended => {
                     self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
@@ -342,7 +394,7 @@ impl Inbox {
                 tracing::debug!(%error, "ack not sent");
             }
         }
-        for (message, _) in &refused {
+        for message in &batch.refused {
             if let Err(error) = message.ack_with(AckKind::Term).await {
                 tracing::debug!(%error, "terminate not sent");
             }
@@ -350,20 +402,19 @@ impl Inbox {
         Ok(())
     }
 
-    /// A CloudEvent whose data fits its type, or why not.
-    fn decode(&self, payload: &[u8]) -> Result<CloudEvent, String> {
+    /// The event of a message, with the bytes it came in, if its data fits its type;
+    /// or why not.
+    fn decode(&self, payload: &[u8]) -> Result<RawImport, String> {
         let event: CloudEvent =
             serde_json::from_slice(payload).map_err(|e| format!("not a CloudEvent: {e}"))?;
         if event.specversion != circlemade_contracts::SPEC_VERSION {
             return Err(format!("unsupported specversion {:?}", event.specversion));
         }
-        if event.subject.is_empty() {
-            return Err("empty subject".into());
-        }
+        let import = RawImport::new(&event, payload).map_err(|e| format!("bad subject: {e}"))?;
         self.registry
             .classify(&event)
             .map_err(|e| format!("data does not fit its type: {e}"))?;
-        Ok(event)
+        Ok(import)
     }
 
     async fn keep_dead_letters(
@@ -400,6 +451,28 @@ impl Inbox {
             .await
             .map_err(|e| InboxError::DeadLetter(e.to_string()))
     }
+}
+
+/// A batch handed to the log and not acked yet.
+struct Submitted {
+    /// Messages whose events were handed to the log, in the order of its answers.
+    good: Vec<jetstream::Message>,
+    /// Their events' ids, for the durable hook.
+    ids: Vec<EventId>,
+    /// Messages kept as dead letters (already durable), to terminate.
+    refused: Vec<jetstream::Message>,
+    /// The log's answers to come; none when no event was handed over.
+    pending: Option<Pending>,
+}
+
+/// Waits for every batch in flight to finish (or the first to fail).
+async fn settle(
+    importing: &mut FuturesOrdered<impl Future<Output = Result<(), InboxError>>>,
+) -> Result<(), InboxError> {
+    while let Some(finished) = importing.next().await {
+        finished?;
+    }
+    Ok(())
 }
 
 /// Every dead letter kept in `log`, oldest stream sequence first per stream.

@@ -62,9 +62,21 @@ impl Heads {
             .copied()
     }
 
-    pub(crate) fn update(&self, changes: impl IntoIterator<Item = (StreamId, Head)>) {
+    /// Applies the heads a batch moved, and adds their streams to `dirty` (the streams
+    /// the next checkpoint must save).
+    pub(crate) fn update(
+        &self,
+        changes: impl IntoIterator<Item = (StreamId, Head)>,
+        dirty: &mut HashSet<StreamId>,
+    ) {
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
-        map.extend(changes);
+        for (stream, head) in changes {
+            // Most streams are dirty already between two checkpoints: no copy for them.
+            if !dirty.contains(&stream) {
+                dirty.insert(stream.clone());
+            }
+            map.insert(stream, head);
+        }
     }
 
     /// Loads the checkpoint and replays the record headers after it, up to `head`.

@@ -16,6 +16,12 @@
 //! disk. sled and its `fsync` never run on an async worker thread: the writer is a
 //! plain OS thread, and reads go through `spawn_blocking`.
 //!
+//! Imports (an inbox copying another service's events) take the same path.
+//! [`EventLog::import_raw_batch`] stores each event as the JSON it arrived in, without
+//! serialising it again; [`EventLog::submit_raw_batch`] returns once a batch is queued,
+//! so an inbox can hand over its next batch while the previous one is being flushed:
+//! batches are committed in the order they were submitted.
+//!
 //! # Guarantees
 //!
 //! - **Durable before acknowledged.** `append` returns `Ok` only after the flush that
@@ -46,7 +52,8 @@
 //! # Layout
 //!
 //! - `position`: [`Position`], [`StreamVersion`], [`ExpectedVersion`], [`StreamId`].
-//! - `log`: [`EventLog`] (open, append, import, read, subscribe) and [`LogReader`].
+//! - `log`: [`EventLog`] (open, append, import, read, subscribe), [`RawImport`],
+//!   [`Pending`] and [`LogReader`].
 //! - `writer`: the writer and flusher threads: group commit.
 //! - `heads`: every stream's version and last position, and their checkpoint.
 //! - `record`: the byte layout of a stored event and its checksum; [`RecordedEvent`].
@@ -91,6 +98,9 @@ mod record;
 mod writer;
 
 pub use error::{AppendError, InvalidStreamId, OpenError, ReadError};
-pub use log::{AppendRequest, Appended, EventLog, FORMAT_VERSION, LogConfig, LogReader, Records};
+pub use log::{
+    AppendRequest, Appended, EventLog, FORMAT_VERSION, LogConfig, LogReader, Pending, RawImport,
+    Records,
+};
 pub use position::{ExpectedVersion, MAX_STREAM_ID_LEN, Position, StreamId, StreamVersion};
 pub use record::{Origin, RecordedEvent};

@@ -1,8 +1,11 @@
 //! The log handle: open, append, read, subscribe.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
 use chrono::Utc;
@@ -13,7 +16,8 @@ use crate::heads::Heads;
 use crate::record::{self, Origin, RecordedEvent};
 use crate::writer::{Job, Message, Prepared, Writer};
 use crate::{
-    AppendError, ExpectedVersion, OpenError, Position, ReadError, StreamId, StreamVersion,
+    AppendError, ExpectedVersion, InvalidStreamId, OpenError, Position, ReadError, StreamId,
+    StreamVersion,
 };
 
 /// The on-disk format this build writes and reads.
@@ -77,6 +81,86 @@ pub struct AppendRequest {
     pub origin: Origin,
 }
 
+/// Another service's event to copy into this log, as the JSON it arrived in.
+///
+/// The log stores these bytes as they are, without serialising the event again, so an
+/// imported event reads back byte for byte as its producer published it. Made from the
+/// event decoded from those bytes, which is where its id (for the dedupe index) and its
+/// stream (its subject) come from.
+#[derive(Clone, Debug)]
+pub struct RawImport {
+    id: EventId,
+    stream: StreamId,
+    json: Vec<u8>,
+}
+
+impl RawImport {
+    /// `json` must be the bytes `event` was decoded from (checked in debug builds): the
+    /// log trusts them to be that event, and never parses them on the way in.
+    ///
+    /// Refused when the event's subject is not a valid stream name.
+    pub fn new(event: &CloudEvent, json: impl Into<Vec<u8>>) -> Result<Self, InvalidStreamId> {
+        let json = json.into();
+        debug_assert!(
+            serde_json::from_slice::<CloudEvent>(&json).is_ok_and(|decoded| decoded == *event),
+            "the JSON of a raw import is not the event {}",
+            event.id
+        );
+        Ok(RawImport {
+            id: event.id,
+            stream: StreamId::new(event.subject.as_str())?,
+            json,
+        })
+    }
+
+    /// The import of an event that arrived decoded: its JSON is serialised here, as an
+    /// append would.
+    fn serialising(event: &CloudEvent) -> Result<Self, AppendError> {
+        let refused = |reason: String| AppendError::Encode {
+            id: event.id,
+            reason,
+        };
+        let json = serde_json::to_vec(event).map_err(|e| refused(e.to_string()))?;
+        let stream = StreamId::new(event.subject.as_str()).map_err(|e| refused(e.to_string()))?;
+        Ok(RawImport {
+            id: event.id,
+            stream,
+            json,
+        })
+    }
+
+    /// The event's id.
+    pub fn id(&self) -> EventId {
+        self.id
+    }
+
+    /// The stream the event goes to: its subject.
+    pub fn stream(&self) -> &StreamId {
+        &self.stream
+    }
+}
+
+/// Appends handed to the log's writer and not answered yet.
+///
+/// Await it for their answers, which come once the flush covering them has returned
+/// (the outer error means the log closed before answering). Dropping it does not
+/// withdraw the appends: they are committed all the same, only nobody hears of it.
+#[must_use = "only the answers say whether the appends are durable"]
+#[derive(Debug)]
+pub struct Pending {
+    answer: oneshot::Receiver<Vec<Result<Appended, AppendError>>>,
+}
+
+impl Future for Pending {
+    type Output = Result<Vec<Result<Appended, AppendError>>, AppendError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.answer)
+            .poll(cx)
+            .map(|answer| answer.map_err(|_| AppendError::Closed))
+    }
+}
+
 /// The log's trees. Records and the event-id index are written in one transaction
 /// per batch; the heads checkpoint is derived (see `heads`).
 #[derive(Clone)]
@@ -87,32 +171,6 @@ pub(crate) struct Trees {
     pub(crate) ids: sled::Tree,
     /// stream name -> head, and the checkpoint's watermark.
     pub(crate) heads: sled::Tree,
-}
-
-impl Trees {
-    pub(crate) fn position_of(&self, id: &EventId) -> Result<Option<Position>, AppendError> {
-        match self.ids.get(id.as_bytes())? {
-            None => Ok(None),
-            Some(bytes) => Position::from_key(&bytes)
-                .map(Some)
-                .ok_or_else(|| AppendError::Damaged(format!("index entry of event {id}"))),
-        }
-    }
-
-    pub(crate) fn stream_of(
-        &self,
-        position: Position,
-    ) -> Result<(StreamId, StreamVersion), AppendError> {
-        let bytes = self
-            .events
-            .get(position.to_key())?
-            .ok_or_else(|| AppendError::Damaged(format!("no record at position {position}")))?;
-        let raw = record::split(&bytes)
-            .map_err(|e| AppendError::Damaged(format!("record at position {position}: {e}")))?;
-        let stream = StreamId::new(raw.stream)
-            .map_err(|e| AppendError::Damaged(format!("record at position {position}: {e}")))?;
-        Ok((stream, raw.version))
-    }
 }
 
 struct Inner {
@@ -253,36 +311,63 @@ impl EventLog {
 
     /// [`EventLog::import`] for many events, committed together under one flush. Each
     /// event is its own append: one refused does not refuse the others.
+    ///
+    /// An inbox that holds the bytes each event arrived in should prefer
+    /// [`EventLog::import_raw_batch`], which stores them instead of serialising the
+    /// events again.
     pub async fn import_batch(
         &self,
         events: Vec<CloudEvent>,
     ) -> Result<Vec<Result<Appended, AppendError>>, AppendError> {
-        let mut requests = Vec::with_capacity(events.len());
-        let mut answers = Vec::with_capacity(events.len());
-        for event in events {
-            match StreamId::new(event.subject.clone()) {
-                Ok(stream) => {
-                    requests.push(AppendRequest {
-                        stream,
-                        expected: ExpectedVersion::Any,
-                        events: vec![event],
-                        origin: Origin::Imported,
-                    });
-                    answers.push(None);
-                }
-                Err(e) => answers.push(Some(Err(AppendError::Encode {
-                    id: event.id,
-                    reason: e.to_string(),
-                }))),
+        let mut imports = Vec::with_capacity(events.len());
+        // Events refused before reaching the writer, by their index in `events`.
+        let mut refused = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            match RawImport::serialising(event) {
+                Ok(import) => imports.push(import),
+                Err(error) => refused.push((index, error)),
             }
         }
-        let mut results = self.append_batch(requests).await?.into_iter();
-        Ok(answers
-            .into_iter()
-            .map(|answer| {
-                answer.unwrap_or_else(|| results.next().unwrap_or(Err(AppendError::Closed)))
+        let mut answers = self.import_raw_batch(imports).await?.into_iter();
+        let mut refused = refused.into_iter().peekable();
+        Ok((0..events.len())
+            .map(|index| match refused.next_if(|(at, _)| *at == index) {
+                Some((_, error)) => Err(error),
+                None => answers.next().unwrap_or(Err(AppendError::Closed)),
             })
             .collect())
+    }
+
+    /// Copies other services' events into this log as the bytes they arrived in, all
+    /// under one flush, and returns once they are durable: one answer per event, in
+    /// order. Each event is its own append, so one refused does not refuse the others;
+    /// an event already in the log is answered as [`Appended::already_appended`].
+    pub async fn import_raw_batch(
+        &self,
+        events: Vec<RawImport>,
+    ) -> Result<Vec<Result<Appended, AppendError>>, AppendError> {
+        self.submit_raw_batch(events).await?.await
+    }
+
+    /// [`EventLog::import_raw_batch`] in two steps: returns as soon as the events are
+    /// handed to the writer, and the [`Pending`] answers once they are durable.
+    ///
+    /// Batches are committed in the order they are submitted. A consumer can therefore
+    /// decode and submit its next batch while this one is being flushed, and still
+    /// import every event in the order it received them.
+    pub async fn submit_raw_batch(&self, events: Vec<RawImport>) -> Result<Pending, AppendError> {
+        let recorded_at = Utc::now();
+        let prepared = events
+            .into_iter()
+            .map(|import| Prepared {
+                stream: import.stream,
+                expected: ExpectedVersion::Any,
+                origin: Origin::Imported,
+                recorded_at,
+                events: vec![(import.id, import.json)],
+            })
+            .collect();
+        self.submit(prepared).await
     }
 
     /// Submits several appends at once; each is all or nothing on its own, and all are
@@ -310,17 +395,19 @@ impl EventLog {
                 events,
             });
         }
+        self.submit(prepared).await?.await
+    }
+
+    /// Hands requests to the writer as one job; waits only while its queue is full.
+    async fn submit(&self, requests: Vec<Prepared>) -> Result<Pending, AppendError> {
         let (reply, answer) = oneshot::channel();
         self.inner.in_flight.fetch_add(1, Ordering::AcqRel);
-        let job = Job {
-            requests: prepared,
-            reply,
-        };
+        let job = Job { requests, reply };
         if self.inner.jobs.send(Message::Append(job)).await.is_err() {
             self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
             return Err(AppendError::Closed);
         }
-        answer.await.map_err(|_| AppendError::Closed)
+        Ok(Pending { answer })
     }
 
     /// The last durable position (`Position::START` when the log is empty). Readers never

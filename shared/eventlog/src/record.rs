@@ -69,17 +69,20 @@ pub(crate) enum DecodeFailure {
     Json(#[from] serde_json::Error),
 }
 
-/// Encodes a record; `event_json` is the serialised CloudEvent.
+/// Encodes a record into `buf`, replacing what it held; `event_json` is the serialised
+/// CloudEvent. The writer encodes every record of a batch through one buffer.
 pub(crate) fn encode(
+    buf: &mut Vec<u8>,
     origin: Origin,
     stream: &StreamId,
     version: StreamVersion,
     previous: Position,
     recorded_at: DateTime<Utc>,
     event_json: &[u8],
-) -> Vec<u8> {
+) {
     let name = stream.as_str().as_bytes();
-    let mut buf = Vec::with_capacity(HEADER_LEN + name.len() + event_json.len());
+    buf.clear();
+    buf.reserve(HEADER_LEN + name.len() + event_json.len());
     buf.push(RECORD_FORMAT);
     buf.extend_from_slice(&[0; 4]);
     buf.push(match origin {
@@ -96,7 +99,6 @@ pub(crate) fn encode(
     buf.extend_from_slice(event_json);
     let crc = crc32fast::hash(&buf[5..]);
     buf[1..5].copy_from_slice(&crc.to_be_bytes());
-    buf
 }
 
 /// The parsed header of a record and the event JSON it carries.

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use circlemade_contracts::EventId;
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::heads::{Head, Heads};
@@ -64,6 +66,9 @@ struct Committed {
     /// Last position the batch wrote, if it wrote anything.
     last: Option<Position>,
     replies: Vec<(oneshot::Sender<Answers>, Answers)>,
+    /// The requests, freed by the flusher once it has answered them: their buffers
+    /// are no work for the writer.
+    spent: Vec<Vec<Prepared>>,
 }
 
 pub(crate) struct Writer {
@@ -80,10 +85,10 @@ pub(crate) struct Writer {
     pub(crate) max_batch_events: usize,
 }
 
-/// A write decided during validation, applied in the transaction.
+/// A write decided while planning, applied at the end of the transaction.
 struct Write {
     position: Position,
-    record: Vec<u8>,
+    record: sled::IVec,
     id: EventId,
 }
 
@@ -191,70 +196,83 @@ impl Writer {
             return Committed {
                 last: None,
                 replies,
+                spent: Vec::new(),
             };
         }
 
-        let mut batch = Batch::new(*next);
-        let answers: Vec<Answers> = jobs
-            .iter()
-            .map(|job| {
-                job.requests
-                    .iter()
-                    .map(|request| batch.plan(&self.trees, &self.heads, request))
-                    .collect()
-            })
-            .collect();
-
-        let written = if batch.writes.is_empty() {
-            Ok(None)
-        } else {
-            self.write(&batch)
-                .map(|()| Some(Position(batch.next.0 - 1)))
-        };
-        let last = match written {
-            Ok(last) => {
+        match self.write(&jobs, *next) {
+            Ok((batch, answers)) => {
+                let last = (batch.next > *next).then(|| Position(batch.next.0 - 1));
                 *next = batch.next;
-                dirty.extend(batch.heads.keys().cloned());
-                self.heads.update(batch.heads);
-                last
+                self.heads.update(batch.heads, dirty);
+                let (replies, spent) = jobs
+                    .into_iter()
+                    .zip(answers)
+                    .map(|(job, answers)| ((job.reply, answers), job.requests))
+                    .unzip();
+                Committed {
+                    last,
+                    replies,
+                    spent,
+                }
             }
             Err(error) => {
                 tracing::error!(%error, "event log write failed; batch refused");
+                // Planned in the failed transaction: every request shares its failure.
                 let replies = jobs
                     .into_iter()
-                    .zip(answers)
-                    .map(|(job, answers)| {
-                        let failed = answers
-                            .into_iter()
-                            .map(|a| a.and(Err(AppendError::Storage(Arc::clone(&error)))));
+                    .map(|job| {
+                        let failed = job
+                            .requests
+                            .iter()
+                            .map(|_| Err(AppendError::Storage(Arc::clone(&error))));
                         (job.reply, failed.collect())
                     })
                     .collect();
-                return Committed {
+                Committed {
                     last: None,
                     replies,
-                };
+                    spent: Vec::new(),
+                }
             }
-        };
-        Committed {
-            last,
-            replies: jobs.into_iter().map(|job| job.reply).zip(answers).collect(),
         }
     }
 
-    fn write(&self, batch: &Batch) -> Result<(), Arc<sled::Error>> {
+    /// Plans every request of the batch and writes the accepted ones, in one
+    /// transaction. Planning runs inside it so that its duplicate checks are the
+    /// transaction's own reads: the inserts that follow find the keys in its cache
+    /// instead of searching the index again.
+    fn write(
+        &self,
+        jobs: &[Job],
+        next: Position,
+    ) -> Result<(Batch, Vec<Answers>), Arc<sled::Error>> {
         let t = &self.trees;
-        let result: Result<(), TransactionError<()>> =
+        let result: Result<_, TransactionError<()>> =
             (&t.events, &t.ids).transaction(|(events, ids)| {
+                let index = Index { events, ids };
+                let mut batch = Batch::new(next, jobs.iter().map(Job::event_count).sum());
+                let mut answers = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    let mut job_answers = Vec::with_capacity(job.requests.len());
+                    for request in &job.requests {
+                        job_answers.push(match batch.plan(&index, &self.heads, request) {
+                            Ok(appended) => Ok(appended),
+                            Err(Refusal::Request(error)) => Err(error),
+                            Err(Refusal::Storage(error)) => return Err(error.into()),
+                        });
+                    }
+                    answers.push(job_answers);
+                }
                 for write in &batch.writes {
                     let position = write.position.to_key();
-                    events.insert(&position, write.record.as_slice())?;
+                    events.insert(&position, &write.record)?;
                     ids.insert(write.id.as_bytes(), &position)?;
                 }
-                Ok::<(), ConflictableTransactionError<()>>(())
+                Ok::<_, ConflictableTransactionError<()>>((batch, answers))
             });
         match result {
-            Ok(()) => Ok(()),
+            Ok(planned) => Ok(planned),
             Err(TransactionError::Storage(error)) => Err(Arc::new(error)),
             Err(TransactionError::Abort(())) => {
                 unreachable!("the transaction body never aborts")
@@ -306,6 +324,7 @@ impl Flusher {
                     // A caller that stopped waiting does not undo its append: it is durable.
                     let _ = reply.send(answers);
                 }
+                drop(committed.spent);
             }
             self.in_flight.fetch_sub(answered, Ordering::AcqRel);
             last_answered = answered;
@@ -355,36 +374,102 @@ impl Job {
     }
 }
 
+/// Why a request could not be planned.
+enum Refusal {
+    /// The request is refused; the rest of the batch goes on.
+    Request(AppendError),
+    /// Reading the log failed: the whole batch is refused.
+    Storage(UnabortableTransactionError),
+}
+
+impl From<AppendError> for Refusal {
+    fn from(error: AppendError) -> Self {
+        Refusal::Request(error)
+    }
+}
+
+impl From<UnabortableTransactionError> for Refusal {
+    fn from(error: UnabortableTransactionError) -> Self {
+        Refusal::Storage(error)
+    }
+}
+
+/// The log's trees as the batch's transaction sees them.
+struct Index<'a> {
+    events: &'a TransactionalTree,
+    ids: &'a TransactionalTree,
+}
+
+impl Index<'_> {
+    /// Where the log holds the event with this id: its position, whether it belongs to
+    /// `stream`, and its version there.
+    fn place_of(&self, id: &EventId, stream: &StreamId) -> Result<Option<Place>, Refusal> {
+        let Some(key) = self.ids.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let position = Position::from_key(&key)
+            .ok_or_else(|| AppendError::Damaged(format!("index entry of event {id}")))?;
+        let bytes = self
+            .events
+            .get(position.to_key())?
+            .ok_or_else(|| AppendError::Damaged(format!("no record at position {position}")))?;
+        let raw = record::split(&bytes)
+            .map_err(|e| AppendError::Damaged(format!("record at position {position}: {e}")))?;
+        Ok(Some(Place {
+            position,
+            in_stream: raw.stream == stream.as_str(),
+            version: raw.version,
+        }))
+    }
+}
+
+/// Where an event already is, in the log or planned earlier in the batch.
+#[derive(Clone, Copy)]
+struct Place {
+    position: Position,
+    /// Whether it is in the stream of the request that repeats it.
+    in_stream: bool,
+    version: StreamVersion,
+}
+
 /// The state of a batch being planned: what earlier requests of the batch wrote is
 /// visible to later ones, exactly as if each had been committed on its own.
 struct Batch {
+    /// Position of the batch's first write.
+    first: Position,
     next: Position,
+    /// Writes in position order: the one at `first + i` is `writes[i]`.
     writes: Vec<Write>,
     heads: HashMap<StreamId, Head>,
-    /// Events planned earlier in this batch: where they go.
-    ids: HashMap<EventId, (Position, StreamId, StreamVersion)>,
+    /// Events planned earlier in this batch, by id.
+    ids: HashMap<EventId, Position>,
+    /// Where records are encoded before they are copied into sled's buffers.
+    scratch: Vec<u8>,
 }
 
 impl Batch {
-    fn new(next: Position) -> Self {
+    /// A batch starting at `next`, sized for `events` events.
+    fn new(next: Position, events: usize) -> Self {
         Batch {
+            first: next,
             next,
-            writes: Vec::new(),
-            heads: HashMap::new(),
-            ids: HashMap::new(),
+            writes: Vec::with_capacity(events),
+            heads: HashMap::with_capacity(events),
+            ids: HashMap::with_capacity(events),
+            scratch: Vec::new(),
         }
     }
 
     fn plan(
         &mut self,
-        trees: &Trees,
+        index: &Index<'_>,
         heads: &Heads,
         request: &Prepared,
-    ) -> Result<Appended, AppendError> {
+    ) -> Result<Appended, Refusal> {
         if request.events.is_empty() {
-            return Err(AppendError::NoEvents);
+            return Err(AppendError::NoEvents.into());
         }
-        if let Some(existing) = self.already_appended(trees, request)? {
+        if let Some(existing) = self.already_appended(index, request)? {
             return Ok(existing);
         }
         let head = self
@@ -399,36 +484,41 @@ impl Batch {
                 stream: request.stream.clone(),
                 expected: request.expected,
                 current,
-            });
+            }
+            .into());
         }
         let first = self.next;
         let mut version = current;
         for (id, json) in &request.events {
             version = StreamVersion(version.0 + 1);
+            record::encode(
+                &mut self.scratch,
+                request.origin,
+                &request.stream,
+                version,
+                previous,
+                request.recorded_at,
+                json,
+            );
             self.writes.push(Write {
                 position: self.next,
-                record: record::encode(
-                    request.origin,
-                    &request.stream,
-                    version,
-                    previous,
-                    request.recorded_at,
-                    json,
-                ),
+                record: sled::IVec::from(self.scratch.as_slice()),
                 id: *id,
             });
-            self.ids
-                .insert(*id, (self.next, request.stream.clone(), version));
+            self.ids.insert(*id, self.next);
             previous = self.next;
             self.next = self.next.next();
         }
-        self.heads.insert(
-            request.stream.clone(),
-            Head {
-                version,
-                last: previous,
-            },
-        );
+        let head = Head {
+            version,
+            last: previous,
+        };
+        match self.heads.get_mut(&request.stream) {
+            Some(planned) => *planned = head,
+            None => {
+                self.heads.insert(request.stream.clone(), head);
+            }
+        }
         Ok(Appended {
             first,
             last: previous,
@@ -437,64 +527,78 @@ impl Batch {
         })
     }
 
+    /// Where an event planned earlier in this batch goes.
+    fn planned(&self, id: &EventId, stream: &StreamId) -> Option<Place> {
+        let position = *self.ids.get(id)?;
+        let write = usize::try_from(position.0 - self.first.0)
+            .ok()
+            .and_then(|i| self.writes.get(i))
+            .expect("every planned id has its write");
+        let raw = record::split(&write.record).expect("a record this batch encoded splits");
+        Some(Place {
+            position,
+            in_stream: raw.stream == stream.as_str(),
+            version: raw.version,
+        })
+    }
+
     /// A request whose events are all in the log already, in the same stream and in
     /// the same order, is a retry: it is answered with the original positions and
     /// writes nothing. Any other overlap is refused.
     fn already_appended(
-        &mut self,
-        trees: &Trees,
+        &self,
+        index: &Index<'_>,
         request: &Prepared,
-    ) -> Result<Option<Appended>, AppendError> {
-        let mut seen = HashSet::with_capacity(request.events.len());
-        // Where each event already is: in the log, or planned earlier in this batch.
-        let mut found: Vec<Option<(Position, StreamId, StreamVersion)>> =
-            Vec::with_capacity(request.events.len());
-        for (id, _) in &request.events {
-            if !seen.insert(*id) {
+    ) -> Result<Option<Appended>, Refusal> {
+        if request.events.len() > 1 {
+            let mut seen = HashSet::with_capacity(request.events.len());
+            if let Some((id, _)) = request.events.iter().find(|(id, _)| !seen.insert(*id)) {
                 return Err(AppendError::DuplicateEventId {
                     id: *id,
                     position: Position(0),
-                });
+                }
+                .into());
             }
-            let place = match self.ids.get(id) {
-                Some(planned) => Some(planned.clone()),
-                None => match trees.position_of(id)? {
-                    Some(position) => {
-                        let (stream, version) = trees.stream_of(position)?;
-                        Some((position, stream, version))
-                    }
-                    None => None,
-                },
-            };
-            found.push(place);
         }
-        if found.iter().all(Option::is_none) {
+        let place_of = |id: &EventId| match self.planned(id, &request.stream) {
+            Some(place) => Ok(Some(place)),
+            None => index.place_of(id, &request.stream),
+        };
+        // The common case, new events, costs one lookup each and nothing more.
+        let mut known = None;
+        for (i, (id, _)) in request.events.iter().enumerate() {
+            if let Some(place) = place_of(id)? {
+                known = Some((i, place));
+                break;
+            }
+        }
+        let Some((first_known, place)) = known else {
             return Ok(None);
-        }
-        let duplicate = |i: usize| AppendError::DuplicateEventId {
-            id: request.events[i].0,
-            position: found[i].as_ref().map_or(Position(0), |(p, _, _)| *p),
         };
-        for (i, place) in found.iter().enumerate() {
-            let Some((position, stream, _)) = place else {
-                let first = found.iter().position(Option::is_some).unwrap_or(0);
-                return Err(duplicate(first));
-            };
-            let consecutive =
-                i == 0 || found[i - 1].as_ref().map(|(p, _, _)| p.next()) == Some(*position);
-            if *stream != request.stream || !consecutive {
-                return Err(duplicate(i));
+        let duplicate = |i: usize, position: Position| {
+            Refusal::from(AppendError::DuplicateEventId {
+                id: request.events[i].0,
+                position,
+            })
+        };
+        // Some event is known: all must be, consecutive, in this stream, in this order.
+        if first_known > 0 || !place.in_stream {
+            return Err(duplicate(first_known, place.position));
+        }
+        let mut last = place;
+        for (i, (id, _)) in request.events.iter().enumerate().skip(1) {
+            match place_of(id)? {
+                Some(place) if place.in_stream && place.position == last.position.next() => {
+                    last = place;
+                }
+                Some(place) => return Err(duplicate(i, place.position)),
+                None => return Err(duplicate(0, place.position)),
             }
         }
-        let (Some(Some((first, _, _))), Some(Some((last, _, version)))) =
-            (found.first(), found.last())
-        else {
-            unreachable!("the request holds at least one event, all found")
-        };
         Ok(Some(Appended {
-            first: *first,
-            last: *last,
-            version: *version,
+            first: place.position,
+            last: last.position,
+            version: last.version,
             already_appended: true,
         }))
     }

@@ -1,0 +1,191 @@
+//! Imports: another service's events copied in as the bytes they arrived in, deduped on
+//! their ids, and committed in the order their batches were submitted.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test reports a failure
+
+mod support;
+
+use circlemade_contracts::CloudEvent;
+use circlemade_eventlog::{AppendError, Origin, Position, RawImport, StreamVersion};
+use support::{event, open, stream};
+
+/// `event` as a producer might have published it: its attributes in another order than
+/// this build writes them, pretty-printed, with an extension this build does not know.
+/// Returns the bytes and the event decoded from them.
+fn as_published(event: &CloudEvent) -> (Vec<u8>, CloudEvent) {
+    let serde_json::Value::Object(fields) = serde_json::to_value(event).unwrap() else {
+        unreachable!("a CloudEvent serialises to an object")
+    };
+    let mut reordered: serde_json::Map<String, serde_json::Value> =
+        fields.into_iter().rev().collect();
+    reordered.insert("vendorhint".into(), "kept as it came".into());
+    let json = serde_json::to_vec_pretty(&reordered).unwrap();
+    let decoded = serde_json::from_slice(&json).unwrap();
+    (json, decoded)
+}
+
+fn raw(event: &CloudEvent) -> RawImport {
+    RawImport::new(event, serde_json::to_vec(event).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn raw_imports_are_stored_byte_for_byte_as_they_arrived() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = stream("member/a");
+    let mut foreign = event(&a, 1);
+    foreign.sequence = Some(4242);
+    foreign.streamversion = Some(7);
+    foreign.recordedtime = Some("2018-05-24T10:00:01Z".parse().unwrap());
+    let (json, decoded) = as_published(&foreign);
+    assert_ne!(
+        json,
+        serde_json::to_vec(&decoded).unwrap(),
+        "not this build's layout"
+    );
+    {
+        let log = open(dir.path());
+        let import = RawImport::new(&decoded, json.clone()).unwrap();
+        assert_eq!((import.id(), import.stream()), (foreign.id, &a));
+        let answers = log.import_raw_batch(vec![import]).await.unwrap();
+        let appended = answers[0].as_ref().unwrap();
+        assert!(!appended.already_appended);
+        assert_eq!(
+            (appended.first, appended.version),
+            (Position(1), StreamVersion(1))
+        );
+
+        // Read back as stored: the producer's attributes, the unknown extension kept.
+        let read = log.get(foreign.id).await.unwrap().unwrap();
+        assert_eq!(read.event, decoded);
+        assert_eq!(read.event.sequence, Some(4242));
+        assert_eq!((read.origin, &read.stream), (Origin::Imported, &a));
+        log.close().await;
+    }
+
+    let db = sled::open(dir.path()).unwrap();
+    let record = db
+        .open_tree("log.events")
+        .unwrap()
+        .get(1u64.to_be_bytes())
+        .unwrap()
+        .unwrap();
+    assert!(
+        record.ends_with(&json),
+        "the record does not end with the bytes received"
+    );
+    assert_eq!(record.len(), 32 + a.as_str().len() + json.len());
+}
+
+#[tokio::test]
+async fn raw_imports_of_known_events_are_answered_as_already_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let a = stream("member/a");
+    let b = stream("member/b");
+    let first = event(&a, 1);
+    let second = event(&b, 2);
+    // Imported decoded the first time: the raw path dedupes against it all the same.
+    log.import(first.clone()).await.unwrap();
+
+    let answers = log
+        .import_raw_batch(vec![raw(&first), raw(&second), raw(&second)])
+        .await
+        .unwrap();
+    let again = answers[0].as_ref().unwrap();
+    assert!(again.already_appended);
+    assert_eq!(again.first, Position(1));
+    let new = answers[1].as_ref().unwrap();
+    assert!(!new.already_appended);
+    assert_eq!(new.first, Position(2));
+    // Repeated within the batch: written once.
+    let repeated = answers[2].as_ref().unwrap();
+    assert!(repeated.already_appended);
+    assert_eq!(repeated.first, Position(2));
+    assert_eq!(log.head(), Position(2));
+
+    let redelivered = log.import_raw_batch(vec![raw(&second)]).await.unwrap();
+    assert!(redelivered[0].as_ref().unwrap().already_appended);
+    assert_eq!(log.head(), Position(2));
+    log.close().await;
+}
+
+#[tokio::test]
+async fn an_event_whose_subject_cannot_name_a_stream_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let a = stream("member/a");
+    let mut empty = event(&a, 1);
+    empty.subject = String::new();
+    let mut too_long = event(&a, 2);
+    too_long.subject = format!("member/{}", "x".repeat(2000));
+    for bad in [&empty, &too_long] {
+        let json = serde_json::to_vec(bad).unwrap();
+        assert!(RawImport::new(bad, json).is_err(), "{:.20}", bad.subject);
+    }
+
+    // Imported decoded, it is refused on its own: the rest of the batch goes in.
+    let good = event(&a, 3);
+    let answers = log
+        .import_batch(vec![empty.clone(), good.clone()])
+        .await
+        .unwrap();
+    assert!(matches!(&answers[0], Err(AppendError::Encode { id, .. }) if *id == empty.id));
+    assert_eq!(answers[1].as_ref().unwrap().first, Position(1));
+    assert_eq!(log.head(), Position(1));
+    log.close().await;
+}
+
+#[tokio::test]
+async fn submitted_batches_commit_in_submission_order_and_answer_once_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let a = stream("member/a");
+    let batches: Vec<Vec<CloudEvent>> = (0..3)
+        .map(|b| (0..4).map(|n| event(&a, b * 10 + n)).collect())
+        .collect();
+
+    // All handed over before any is awaited.
+    let mut pending = Vec::new();
+    for batch in &batches {
+        let imports = batch.iter().map(raw).collect();
+        pending.push(log.submit_raw_batch(imports).await.unwrap());
+    }
+    let mut expected = 1;
+    for (batch, pending) in batches.iter().zip(pending) {
+        let answers = pending.await.unwrap();
+        for (event, answer) in batch.iter().zip(answers) {
+            let appended = answer.unwrap();
+            assert_eq!(appended.first, Position(expected), "event {}", event.id);
+            assert!(
+                log.head() >= appended.last,
+                "answered before it was durable"
+            );
+            expected += 1;
+        }
+    }
+    let versions: Vec<u64> = log
+        .read_stream(&a, StreamVersion(1))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.version.0)
+        .collect();
+    assert_eq!(versions, (1..=12).collect::<Vec<_>>());
+    log.close().await;
+}
+
+#[tokio::test]
+async fn a_submitted_batch_nobody_awaits_is_committed_all_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let a = stream("member/a");
+    let forgotten = event(&a, 1);
+    drop(log.submit_raw_batch(vec![raw(&forgotten)]).await.unwrap());
+
+    log.wait_for(Position(1)).await.unwrap();
+    assert_eq!(
+        log.get(forgotten.id).await.unwrap().unwrap().event,
+        forgotten
+    );
+    log.close().await;
+}
