@@ -622,18 +622,8 @@ impl LogReader {
         let mut events = Vec::new();
         let mut position = self.heads.get(stream).map_or(Position::START, |h| h.last);
         while position > Position::START {
-            let bytes = self
-                .trees
-                .events
-                .get(position.to_key())?
-                .ok_or(ReadError::Missing {
-                    position,
-                    head: self.head,
-                })?;
-            let raw = record::split(&bytes).map_err(|failure| ReadError::Corrupted {
-                position,
-                reason: failure.to_string(),
-            })?;
+            let bytes = self.stored(position)?;
+            let raw = split(position, &bytes)?;
             if raw.stream != stream.as_str() {
                 return Err(ReadError::Index {
                     index: "stream chain",
@@ -676,43 +666,35 @@ impl LogReader {
         let Some(head) = self.heads.get(stream) else {
             return Ok(StreamVersion(0));
         };
-        if head.last <= self.head {
-            return Ok(head.version);
-        }
-        // Its newest events are not durable yet: walk back to the last one that is.
-        let mut position = head.last;
+        let (mut position, mut version) = (head.last, head.version);
+        // Its newest events may not be durable yet: walk back to the last one that is.
+        // Versions in a stream are consecutive, so each step back is one version less.
         while position > self.head {
-            let bytes = self
-                .trees
-                .events
-                .get(position.to_key())?
-                .ok_or(ReadError::Missing {
-                    position,
-                    head: self.head,
-                })?;
-            let raw = record::split(&bytes).map_err(|failure| ReadError::Corrupted {
-                position,
-                reason: failure.to_string(),
-            })?;
-            if raw.previous == Position::START {
-                return Ok(StreamVersion(raw.version.0 - 1));
-            }
-            position = raw.previous;
+            let bytes = self.stored(position)?;
+            position = split(position, &bytes)?.previous;
+            version = StreamVersion(version.0 - 1);
         }
-        let bytes = self
-            .trees
+        Ok(version)
+    }
+
+    /// The stored bytes at `position`, which must exist.
+    fn stored(&self, position: Position) -> Result<sled::IVec, ReadError> {
+        self.trees
             .events
             .get(position.to_key())?
             .ok_or(ReadError::Missing {
                 position,
                 head: self.head,
-            })?;
-        let raw = record::split(&bytes).map_err(|failure| ReadError::Corrupted {
-            position,
-            reason: failure.to_string(),
-        })?;
-        Ok(raw.version)
+            })
     }
+}
+
+/// The header of the record at `position`, checksum verified.
+fn split(position: Position, bytes: &[u8]) -> Result<record::RawRecord<'_>, ReadError> {
+    record::split(bytes).map_err(|failure| ReadError::Corrupted {
+        position,
+        reason: failure.to_string(),
+    })
 }
 
 fn decode(position: Position, bytes: &[u8]) -> Result<RecordedEvent, ReadError> {
