@@ -394,8 +394,9 @@ impl Relay {
                 reason: format!("event {} has no sequence", event.id),
             })?;
         // The event must be the one this log holds at that position.
-        match self.log.reader().at(position)? {
-            Some(recorded) if recorded.event.id == event.id => {}
+        // Looked up by id through the log's async read (off the runtime threads).
+        match self.log.get(event.id).await? {
+            Some(recorded) if recorded.position == position => {}
             _ => {
                 return Err(RelayError::Foreign {
                     stream: name,
