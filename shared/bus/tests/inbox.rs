@@ -66,6 +66,22 @@ fn new_inbox(log: &circlemade_eventlog::EventLog, js: &jetstream::Context) -> In
     .unwrap()
 }
 
+/// Runs an inbox in a task; cancel the token and await the handle to stop it.
+fn start_inbox(
+    log: &circlemade_eventlog::EventLog,
+    js: &jetstream::Context,
+) -> (
+    Arc<circlemade_bus::InboxMetrics>,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let inbox = new_inbox(log, js);
+    let metrics = inbox.metrics();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(inbox.run(stop.clone()));
+    (metrics, stop, task)
+}
+
 /// The inbox as a process of its own, printing `DURABLE <n> imported=<i> duplicates=<d>`
 /// after each batch is in the log and before it is acked, so the parent can kill it
 /// in exactly that window.
@@ -235,10 +251,7 @@ async fn duplicated_publishes_and_redeliveries_are_imported_once() {
         }
     }
 
-    let inbox = new_inbox(&log, &js);
-    let metrics = inbox.metrics();
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(inbox.run(stop.clone()));
+    let (metrics, stop, task) = start_inbox(&log, &js);
     eventually(DEADLINE, || async {
         let stats = metrics.stats();
         if stats.imported + stats.duplicates == 40 {
@@ -261,10 +274,7 @@ async fn duplicated_publishes_and_redeliveries_are_imported_once() {
         .delete_consumer("events-MEMBERSHIP")
         .await
         .unwrap();
-    let again = new_inbox(&log, &js);
-    let metrics = again.metrics();
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(again.run(stop.clone()));
+    let (metrics, stop, task) = start_inbox(&log, &js);
     eventually(DEADLINE, || async {
         let stats = metrics.stats();
         if stats.duplicates == 40 {
@@ -313,10 +323,7 @@ async fn bad_messages_are_dead_lettered_and_the_good_ones_still_flow() {
 
     let dir = tempfile::tempdir().unwrap();
     let log = open_log(dir.path());
-    let inbox = new_inbox(&log, &js);
-    let metrics = inbox.metrics();
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(inbox.run(stop.clone()));
+    let (metrics, stop, task) = start_inbox(&log, &js);
     eventually(DEADLINE, || async {
         let stats = metrics.stats();
         if stats.imported == 7 && stats.dead_lettered == 4 {
