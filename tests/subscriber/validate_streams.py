@@ -47,6 +47,12 @@ REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "subject", "time",
 # The extensions the producer's log stamps on every event it appends.
 POSITION_EXTENSIONS = ("sequence", "streamversion")
 
+# Streams whose producer consumes no other stream: every position of its log is one of
+# its own events, so `sequence` runs without gaps. The events and reporting services
+# also keep copies of the events they consume in their logs (their inbox), which are
+# not republished, so on their streams `sequence` only increases.
+GAPLESS_STREAMS = ("MEMBERSHIP",)
+
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
@@ -185,6 +191,8 @@ class Checker:
     """Checks messages one by one, in stream order, and keeps the problems found."""
 
     contracts: Contracts
+    # Streams whose `sequence` must run without gaps; on the others it only increases.
+    gapless: frozenset[str] = frozenset(GAPLESS_STREAMS)
     streams: dict[str, StreamState] = field(default_factory=dict)
     # Event id -> where it was first seen, to catch an event published twice.
     seen_ids: dict[str, str] = field(default_factory=dict)
@@ -259,14 +267,19 @@ class Checker:
                 yield f"extension {name} is {value!r}, not a positive integer"
 
     def position_problems(self, stream: str, event: dict, where: str) -> Iterable[str]:
-        """`sequence` counts 1, 2, 3... through the stream, `streamversion` 1, 2, 3...
-        through each aggregate, and no event id comes twice."""
+        """`sequence` counts 1, 2, 3... through a gapless stream and increases through
+        any other, `streamversion` runs 1, 2, 3... through each aggregate, and no event
+        id comes twice."""
         state = self.streams.setdefault(stream, StreamState())
         sequence = event.get("sequence")
         if is_positive_integer(sequence):
-            if sequence != state.next_sequence:
-                fault = "a gap" if sequence > state.next_sequence else "repeated or out of order"
-                yield f"sequence {sequence}, expected {state.next_sequence}: {fault}"
+            if sequence < state.next_sequence:
+                yield (
+                    f"sequence {sequence}, expected at least {state.next_sequence}: "
+                    "repeated or out of order"
+                )
+            elif sequence > state.next_sequence and stream in self.gapless:
+                yield f"sequence {sequence}, expected {state.next_sequence}: a gap"
             state.next_sequence = max(state.next_sequence, sequence + 1)
 
         subject, version = event.get("subject"), event.get("streamversion")
@@ -324,7 +337,7 @@ def is_positive_integer(value: object) -> bool:
 
 async def validate(args: argparse.Namespace, contracts: Contracts) -> int:
     """Reads the streams and checks their messages; returns the exit status."""
-    checker = Checker(contracts)
+    checker = Checker(contracts, gapless=frozenset(args.gapless_streams))
     deadline = asyncio.get_running_loop().time() + args.timeout
 
     client_errors: list[Exception] = []
@@ -433,6 +446,14 @@ def main() -> int:
         type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
         default=["MEMBERSHIP", "EVENTS", "REPORTING"],
         help="comma-separated JetStream streams to read (default: all three)",
+    )
+    parser.add_argument(
+        "--gapless-streams",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        default=list(GAPLESS_STREAMS),
+        help="comma-separated streams whose `sequence` must have no gap; on the others "
+        "it must only increase, as their producers' logs also hold consumed events "
+        f"(default: {','.join(GAPLESS_STREAMS)})",
     )
     parser.add_argument(
         "--expect", type=int, required=True, help="how many messages the streams hold in total"

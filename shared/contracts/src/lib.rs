@@ -3,7 +3,8 @@
 //!
 //! Every event is one [`CloudEvent`] (CloudEvents 1.0, structured JSON mode). Its `data`
 //! is a typed payload, a plain struct, and the payloads of one aggregate form a family
-//! enum such as [`membership::MemberEvent`]. From these same types come the JSON Schema
+//! enum such as [`membership::MemberEvent`], [`activity::ActivityEvent`] or
+//! [`reporting::TargetEvent`]. From these same types come the JSON Schema
 //! of each event type and the AsyncAPI document, so the published contract can never
 //! drift from the code.
 //!
@@ -36,6 +37,9 @@
 //! - `schema`, `asyncapi`, `artefacts`: the generated JSON Schemas, AsyncAPI document
 //!   and golden examples.
 //! - [`membership`]: the member events and the value types they share with services.
+//! - [`activity`]: the events service's activity events (sessions, registrations,
+//!   waitlist, attendance, outcomes) and their value types.
+//! - [`reporting`]: the targets of a programme year and the moment each is reached.
 //!
 //! # Example
 //!
@@ -65,6 +69,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod ids;
+
+pub mod activity;
 mod artefacts;
 mod asyncapi;
 mod envelope;
@@ -72,6 +79,7 @@ pub mod membership;
 mod naming;
 mod payload;
 mod registry;
+pub mod reporting;
 mod schema;
 mod typed;
 

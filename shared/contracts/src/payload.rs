@@ -31,6 +31,13 @@ pub trait EventPayload: Serialize + DeserializeOwned + JsonSchema + 'static {
     /// A realistic instance, used for the golden files and the schema's `examples`.
     fn example() -> Self;
 
+    /// The aggregate id of the golden example's subject, when the example's data
+    /// determines it (an id derived from a name); `None` lets the catalogue pick a
+    /// fixed one.
+    fn example_aggregate_id() -> Option<Uuid> {
+        None
+    }
+
     /// The versioned type name of this payload.
     fn event_type() -> EventType {
         EventType::from_static(
@@ -85,6 +92,7 @@ pub struct PayloadInfo {
     root_schema: fn(&mut SchemaGenerator) -> Schema,
     inline_schema: fn(&mut SchemaGenerator) -> Schema,
     example: fn() -> Result<Value, serde_json::Error>,
+    example_aggregate_id: fn() -> Option<Uuid>,
 }
 
 impl PayloadInfo {
@@ -95,6 +103,7 @@ impl PayloadInfo {
             root_schema: |generator| generator.root_schema_for::<P>(),
             inline_schema: |generator| P::json_schema(generator),
             example: || serde_json::to_value(P::example()),
+            example_aggregate_id: P::example_aggregate_id,
         }
     }
 
@@ -124,6 +133,11 @@ impl PayloadInfo {
     /// The payload's example as JSON.
     pub(crate) fn example(&self) -> Result<Value, serde_json::Error> {
         (self.example)()
+    }
+
+    /// The aggregate id the payload's example belongs to, if its data determines it.
+    pub(crate) fn example_aggregate_id(&self) -> Option<Uuid> {
+        (self.example_aggregate_id)()
     }
 }
 

@@ -7,10 +7,12 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::activity::ActivityEvent;
 use crate::envelope::{CloudEvent, EventId, JSON_CONTENT_TYPE, SPEC_VERSION};
 use crate::membership::MemberEvent;
 use crate::naming::{EventType, Service, Subject};
 use crate::payload::{EventFamily, PayloadInfo};
+use crate::reporting::TargetEvent;
 use crate::typed::{DecodeError, Decoded, decode};
 
 /// One event type at one version, as the catalogue lists it.
@@ -83,7 +85,10 @@ impl EventTypeInfo {
             .with_ymd_and_hms(2018, 3, 1, 9, 30, 0)
             .single()
             .unwrap_or_default();
-        let aggregate_id = fixed_uuid(self.event_type.aggregate());
+        let aggregate_id = self
+            .payload
+            .example_aggregate_id()
+            .unwrap_or_else(|| fixed_uuid(self.event_type.aggregate()));
         Ok(CloudEvent {
             specversion: SPEC_VERSION.to_owned(),
             id: EventId(fixed_uuid(&name)),
@@ -325,6 +330,8 @@ impl Default for Registry {
         let mut registry = Self::empty();
         registry
             .register::<MemberEvent>()
+            .and_then(|registry| registry.register::<ActivityEvent>())
+            .and_then(|registry| registry.register::<TargetEvent>())
             .map(|_| ())
             .expect("the built-in families are consistent, as the catalogue tests check");
         registry
@@ -360,27 +367,55 @@ mod tests {
     }
 
     #[test]
-    fn default_registry_lists_every_member_event() {
+    fn default_registry_lists_every_event_of_every_family() {
         let registry = Registry::default();
         let names: Vec<String> = registry
             .catalogue()
             .iter()
-            .map(|info| info.event_type().event().to_owned())
+            .map(|info| {
+                let event_type = info.event_type();
+                format!(
+                    "{}.{}.{}",
+                    event_type.service(),
+                    event_type.aggregate(),
+                    event_type.event()
+                )
+            })
             .collect();
+        let member = |event: &str| format!("membership.member.{event}");
+        let activity = |event: &str| format!("events.activity.{event}");
+        let target = |event: &str| format!("reporting.target.{event}");
         assert_eq!(
             names,
             [
-                "applied",
-                "admitted",
-                "rejected",
-                "suspended",
-                "reinstated",
-                "withdrawn",
-                "profile_updated",
-                "offer_published",
-                "offer_withdrawn",
-                "accompaniment_recorded",
-                "personal_data_erased",
+                member("applied"),
+                member("admitted"),
+                member("rejected"),
+                member("suspended"),
+                member("reinstated"),
+                member("withdrawn"),
+                member("profile_updated"),
+                member("offer_published"),
+                member("offer_withdrawn"),
+                member("accompaniment_recorded"),
+                member("personal_data_erased"),
+                activity("scheduled"),
+                activity("details_updated"),
+                activity("capacity_changed"),
+                activity("session_added"),
+                activity("session_rescheduled"),
+                activity("session_cancelled"),
+                activity("registration_opened"),
+                activity("completed"),
+                activity("cancelled"),
+                activity("member_registered"),
+                activity("member_waitlisted"),
+                activity("registration_cancelled"),
+                activity("waitlist_promoted"),
+                activity("attendance_recorded"),
+                activity("outcome_recorded"),
+                target("set"),
+                target("reached"),
             ]
         );
         assert!(registry.catalogue().iter().all(EventTypeInfo::is_current));
@@ -391,6 +426,14 @@ mod tests {
         let mut registry = Registry::default();
         assert!(matches!(
             registry.register::<MemberEvent>(),
+            Err(RegistryError::DuplicateFamily { .. })
+        ));
+        assert!(matches!(
+            registry.register::<ActivityEvent>(),
+            Err(RegistryError::DuplicateFamily { .. })
+        ));
+        assert!(matches!(
+            registry.register::<TargetEvent>(),
             Err(RegistryError::DuplicateFamily { .. })
         ));
     }

@@ -1,6 +1,8 @@
 //! The catalogue: names that derive from each other, and no personal data anywhere.
 
+use circlemade_contracts::activity::ActivityEvent;
 use circlemade_contracts::membership::MemberEvent;
+use circlemade_contracts::reporting::TargetEvent;
 use circlemade_contracts::{EventFamily, EventType, Registry, Service};
 use serde_json::Value;
 
@@ -36,7 +38,9 @@ fn no_event_carries_personal_data() {
     for info in Registry::default().catalogue() {
         let mut names = Vec::new();
         property_names(&info.json_schema(), &mut names);
-        assert!(!names.is_empty() || info.event_type().event() == "personal_data_erased");
+        // Only these events say everything by their type and time alone.
+        let without_data = ["personal_data_erased", "registration_opened", "completed"];
+        assert!(!names.is_empty() || without_data.contains(&info.event_type().event()));
         for name in names {
             assert!(
                 !PERSONAL.iter().any(|word| name.contains(word)),
@@ -54,12 +58,24 @@ fn every_name_derives_from_the_type() {
         let reparsed: EventType = event_type.to_string().parse().expect("parses back");
         assert_eq!(&reparsed, event_type);
         let service = event_type.service();
-        assert_eq!(service, MemberEvent::SERVICE);
+        let family = [
+            (MemberEvent::SERVICE, MemberEvent::AGGREGATE),
+            (ActivityEvent::SERVICE, ActivityEvent::AGGREGATE),
+            (TargetEvent::SERVICE, TargetEvent::AGGREGATE),
+        ]
+        .into_iter()
+        .find(|(s, _)| *s == service);
+        assert_eq!(family, Some((service, event_type.aggregate())));
         let filter_prefix = service.stream_subjects().trim_end_matches('>');
         assert!(info.nats_subject().starts_with(filter_prefix));
         assert_eq!(
             info.nats_subject(),
-            format!("circlemade.membership.member.{}", event_type.event())
+            format!(
+                "circlemade.{}.{}.{}",
+                service.as_str(),
+                event_type.aggregate(),
+                event_type.event()
+            )
         );
         assert!(info.schema_uri().ends_with(&format!("/{event_type}.json")));
         assert!(
@@ -79,7 +95,10 @@ fn asyncapi_describes_every_channel_stream_and_header() {
         let subject = info.nats_subject();
         let channel = &document["channels"][&subject];
         assert_eq!(channel["address"], subject.as_str());
-        assert_eq!(channel["tags"][0]["name"], "MEMBERSHIP");
+        assert_eq!(
+            channel["tags"][0]["name"],
+            info.event_type().service().stream_name()
+        );
         let operation = &document["operations"][&format!("receive.{subject}")];
         assert_eq!(operation["action"], "receive");
         let message = &document["components"]["messages"][&info.event_type().to_string()];
@@ -113,4 +132,31 @@ fn generated_documents_are_deterministic() {
     let second = Registry::default().generated_files().expect("generates");
     assert_eq!(first, second);
     assert!(first.iter().all(|file| file.contents.ends_with("}\n")));
+}
+
+#[test]
+fn every_service_publishes_its_families_on_its_stream() {
+    let registry = Registry::default();
+    let subjects = |service: Service| -> Vec<String> {
+        registry
+            .catalogue()
+            .iter()
+            .filter(|info| info.event_type().service() == service)
+            .map(|info| info.nats_subject())
+            .collect()
+    };
+    assert_eq!(subjects(Service::Membership).len(), 11);
+    assert_eq!(subjects(Service::Events).len(), 15);
+    assert!(
+        subjects(Service::Events)
+            .iter()
+            .all(|s| s.starts_with("circlemade.events.activity."))
+    );
+    assert_eq!(
+        subjects(Service::Reporting),
+        [
+            "circlemade.reporting.target.set",
+            "circlemade.reporting.target.reached"
+        ]
+    );
 }

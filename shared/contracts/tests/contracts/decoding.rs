@@ -1,7 +1,9 @@
 //! Reading events: unknown types and newer versions are kept untouched; a known type
 //! with bad data is a typed error.
 
+use circlemade_contracts::activity::ActivityEvent;
 use circlemade_contracts::membership::MemberEvent;
+use circlemade_contracts::reporting::TargetEvent;
 use circlemade_contracts::{
     CloudEvent, DecodeError, Decoded, GOLDEN_DIR, Recognised, Registry, decode, to_pretty_json,
 };
@@ -36,6 +38,16 @@ fn assert_kept_untouched(text: &str) {
         }
         other => panic!("{}: expected unknown, got {other:?}", event.event_type),
     }
+    assert!(
+        matches!(decode::<ActivityEvent>(&event), Ok(Decoded::Unknown(kept)) if *kept == event),
+        "{}",
+        event.event_type
+    );
+    assert!(
+        matches!(decode::<TargetEvent>(&event), Ok(Decoded::Unknown(kept)) if *kept == event),
+        "{}",
+        event.event_type
+    );
     assert!(matches!(
         Registry::default().classify(&event),
         Ok(Recognised::Unknown)
@@ -91,9 +103,14 @@ fn unknown_types_are_kept_untouched() {
         ),
         ("brussels.circlemade.membership.badge.awarded.v1", "badge/x"),
         (
-            "brussels.circlemade.events.activity.scheduled.v1",
+            "brussels.circlemade.events.activity.postponed.v1",
             "activity/1",
         ),
+        (
+            "brussels.circlemade.events.activity.scheduled.v2",
+            "activity/0190c6e4-5b1a-7c3e-9f00-0123456789ab",
+        ),
+        ("brussels.circlemade.reporting.target.missed.v1", "target/x"),
         ("brussels.circlemade.billing.invoice.sent.v1", ""),
         ("com.example.something", "anything"),
         ("", ""),
