@@ -498,9 +498,9 @@ impl EventPayload for DetailsUpdated {
     }
 }
 
-/// The activity's capacity changed. When it grew, the first members of the waitlist are
-/// promoted next, each by its own `waitlist_promoted` event; when it shrank, members
-/// already registered keep their place.
+/// The activity's capacity changed; it is never below the number of members
+/// registered. When it grew, the first members of the waitlist are promoted next, each
+/// by its own `waitlist_promoted` event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CapacityChanged {
     /// The new number of places.

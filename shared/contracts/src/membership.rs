@@ -297,6 +297,78 @@ impl SizeBand {
     }
 }
 
+/// Where a member is in its lifecycle, as its events leave it: what the events and
+/// reporting services keep of each member they learn about from MEMBERSHIP.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    /// Applied, not yet decided.
+    Applied,
+    /// A member of the cluster (also after reinstatement).
+    Admitted,
+    /// The application was rejected; final.
+    Rejected,
+    /// Suspended: still a member, but may not register for activities.
+    Suspended,
+    /// Left the cluster or was excluded; final.
+    Withdrawn,
+}
+
+impl MemberStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [MemberStatus; 5] = [
+        MemberStatus::Applied,
+        MemberStatus::Admitted,
+        MemberStatus::Rejected,
+        MemberStatus::Suspended,
+        MemberStatus::Withdrawn,
+    ];
+
+    /// The wire name, e.g. `admitted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Applied => "applied",
+            MemberStatus::Admitted => "admitted",
+            MemberStatus::Rejected => "rejected",
+            MemberStatus::Suspended => "suspended",
+            MemberStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// The status after `event`, from `current` (`None`: the member never applied, as
+    /// far as the reader knows). Events that change no status leave it as it is; a
+    /// transition read before any `applied` (a reader that started late) still sets
+    /// the status it leads to.
+    pub fn after(current: Option<MemberStatus>, event: &MemberEvent) -> Option<MemberStatus> {
+        match event {
+            MemberEvent::Applied(_) => Some(MemberStatus::Applied),
+            MemberEvent::Admitted(_) | MemberEvent::Reinstated(_) => Some(MemberStatus::Admitted),
+            MemberEvent::Rejected(_) => Some(MemberStatus::Rejected),
+            MemberEvent::Suspended(_) => Some(MemberStatus::Suspended),
+            MemberEvent::Withdrawn(_) => Some(MemberStatus::Withdrawn),
+            MemberEvent::ProfileUpdated(_)
+            | MemberEvent::OfferPublished(_)
+            | MemberEvent::OfferWithdrawn(_)
+            | MemberEvent::AccompanimentRecorded(_)
+            | MemberEvent::PersonalDataErased(_) => current,
+        }
+    }
+
+    /// True when a member in this status may register for activities: admitted only
+    /// (not applied, rejected, suspended or withdrawn).
+    pub fn may_take_part(self) -> bool {
+        self == MemberStatus::Admitted
+    }
+}
+
+impl fmt::Display for MemberStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A duration in hours: a finite decimal number above zero, e.g. `2.5`.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "f64", into = "f64")]
@@ -790,6 +862,36 @@ mod tests {
     }
 
     #[test]
+    fn member_status_follows_the_lifecycle_events() {
+        let mut status = None;
+        let steps: [(MemberEvent, MemberStatus); 6] = [
+            (Applied::example().into(), MemberStatus::Applied),
+            (Admitted::default().into(), MemberStatus::Admitted),
+            (ProfileUpdated::example().into(), MemberStatus::Admitted),
+            (Suspended::default().into(), MemberStatus::Suspended),
+            (Reinstated::default().into(), MemberStatus::Admitted),
+            (Withdrawn::default().into(), MemberStatus::Withdrawn),
+        ];
+        for (event, expected) in steps {
+            status = MemberStatus::after(status, &event);
+            assert_eq!(status, Some(expected), "{event:?}");
+        }
+        assert_eq!(
+            MemberStatus::after(None, &OfferWithdrawn::example().into()),
+            None
+        );
+        assert_eq!(
+            MemberStatus::after(None, &Rejected::default().into()),
+            Some(MemberStatus::Rejected)
+        );
+        let may: Vec<MemberStatus> = MemberStatus::ALL
+            .into_iter()
+            .filter(|status| status.may_take_part())
+            .collect();
+        assert_eq!(may, [MemberStatus::Admitted]);
+    }
+
+    #[test]
     fn wire_names_are_snake_case() {
         for domain in Domain::ALL {
             assert_eq!(
@@ -808,6 +910,12 @@ mod tests {
         }
         for band in SizeBand::ALL {
             assert_eq!(serde_json::to_value(band).ok(), Some(json!(band.as_str())));
+        }
+        for status in MemberStatus::ALL {
+            assert_eq!(
+                serde_json::to_value(status).ok(),
+                Some(json!(status.as_str()))
+            );
         }
     }
 }
