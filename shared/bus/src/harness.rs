@@ -10,6 +10,8 @@
 //! - [`NatsCluster`]: a JetStream cluster of local processes, whose nodes can be killed
 //!   and restarted one at a time.
 //! - [`eventually`]: waiting on a condition with a deadline, instead of a fixed sleep.
+//! - [`ServerConfig`]: either of them started from an operator's configuration file
+//!   (`deploy/nats/`), so tests run its accounts, users and permissions.
 //!
 //! The executable is `NATS_SERVER` if set, else `nats-server` on `PATH`, else the one
 //! `deploy/setup.sh` installs under `target/tools/venv`; it must be 2.10 or newer.
@@ -34,11 +36,13 @@ mod error;
 mod eventually;
 mod probe;
 mod server;
+mod server_config;
 
 pub use cluster::NatsCluster;
 pub use error::HarnessError;
 pub use eventually::{ConditionTimeout, eventually};
 pub use server::NatsServer;
+pub use server_config::{STORE_DIR_VARIABLE, ServerConfig};
 
 /// How long a single server may take to become ready, generous for a loaded machine
 /// since it is only reached when something is wrong.

@@ -6,7 +6,9 @@ use std::{
     time::Instant,
 };
 
-use super::{CLUSTER_READY_TIMEOUT, HarnessError, NatsServer, binary, server::ClusterRole};
+use super::{
+    CLUSTER_READY_TIMEOUT, HarnessError, NatsServer, ServerConfig, binary, server::ClusterRole,
+};
 
 /// The cluster name all nodes share; clusters started side by side never meet, since
 /// each node routes only to the ports of its own peers.
@@ -36,14 +38,33 @@ impl NatsCluster {
     /// [`HarnessError::ClusterTooSmall`] below 2 nodes; otherwise as
     /// [`NatsServer::start`], for whichever node failed.
     pub async fn start(size: usize) -> Result<Self, HarnessError> {
+        Self::start_nodes(size, None).await
+    }
+
+    /// Starts `size` nodes from a configuration file (a cluster node's accounts,
+    /// users and permissions, as [`NatsServer::start_with_config`] describes), and
+    /// returns once every node is healthy and answers JetStream requests as the
+    /// config's probe user. Names, ports, routes and stores are the harness's, as for
+    /// [`start`](Self::start): the file's own `cluster` routes are overridden.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub async fn start_with_config(
+        size: usize,
+        config: ServerConfig,
+    ) -> Result<Self, HarnessError> {
+        Self::start_nodes(size, Some(config)).await
+    }
+
+    async fn start_nodes(size: usize, config: Option<ServerConfig>) -> Result<Self, HarnessError> {
         if size < 2 {
             return Err(HarnessError::ClusterTooSmall { size });
         }
         let binary = binary::locate().await?;
-        let nodes = match Self::launch(&binary, size).await {
+        let nodes = match Self::launch(&binary, size, config.as_ref()).await {
             Err(error) if error.is_address_in_use() => {
                 tracing::info!(%error, "a route port was taken meanwhile; retrying with fresh ports");
-                Self::launch(&binary, size).await?
+                Self::launch(&binary, size, config.as_ref()).await?
             }
             launched => launched?,
         };
@@ -56,7 +77,11 @@ impl NatsCluster {
     }
 
     /// Starts every node's process; none is ready until a quorum of them runs.
-    async fn launch(binary: &Path, size: usize) -> Result<Vec<NatsServer>, HarnessError> {
+    async fn launch(
+        binary: &Path,
+        size: usize,
+        config: Option<&ServerConfig>,
+    ) -> Result<Vec<NatsServer>, HarnessError> {
         let route_ports = free_ports(size)?;
         let deadline = Instant::now() + CLUSTER_READY_TIMEOUT;
         let mut nodes = Vec::with_capacity(size);
@@ -71,9 +96,14 @@ impl NatsCluster {
                     .collect(),
             };
             // On failure the nodes already started are dropped, which kills them.
-            let node =
-                NatsServer::launch(binary.to_owned(), format!("n{index}"), Some(role), deadline)
-                    .await?;
+            let node = NatsServer::launch(
+                binary.to_owned(),
+                format!("n{index}"),
+                Some(role),
+                config.cloned(),
+                deadline,
+            )
+            .await?;
             nodes.push(node);
         }
         Ok(nodes)
@@ -100,6 +130,16 @@ impl NatsCluster {
     /// services' configuration take.
     pub fn url_list(&self) -> String {
         self.urls().join(",")
+    }
+
+    /// [`url_list`](Self::url_list) with a user's login in each address, the form
+    /// `CIRCLEMADE_NATS_URL` takes against a cluster that requires one.
+    pub fn url_list_as(&self, user: &str, password: &str) -> String {
+        self.nodes
+            .iter()
+            .map(|node| node.url_as(user, password))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The index of the node with this server name, as stream info names its leader,

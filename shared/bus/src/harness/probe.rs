@@ -45,12 +45,19 @@ pub(crate) async fn healthz(monitoring_port: u16) -> Result<(), String> {
     .map_err(|_| format!("/healthz: no answer within {PROBE_TIMEOUT:?}"))?
 }
 
-/// Connects a client and asks JetStream for the account's info: the request a
-/// service makes first, answered (in a cluster) by the meta leader, so success means
-/// clients can use JetStream through this server now.
-pub(crate) async fn jetstream(url: &str) -> Result<(), String> {
+/// Connects a client (as `login`, a user and password, when the server requires one)
+/// and asks JetStream for the account's info: the request a service makes first,
+/// answered (in a cluster) by the meta leader, so success means clients can use
+/// JetStream through this server now.
+pub(crate) async fn jetstream(url: &str, login: Option<&(String, String)>) -> Result<(), String> {
     tokio::time::timeout(PROBE_TIMEOUT, async {
-        let client = async_nats::ConnectOptions::new()
+        let options = match login {
+            Some((user, password)) => {
+                async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
+            }
+            None => async_nats::ConnectOptions::new(),
+        };
+        let client = options
             .connection_timeout(PROBE_TIMEOUT)
             .connect(url)
             .await

@@ -15,7 +15,10 @@ use tokio::{
     sync::watch,
 };
 
-use super::{HarnessError, READY_TIMEOUT, binary, eventually, probe};
+use super::{
+    HarnessError, READY_TIMEOUT, ServerConfig, binary, eventually, probe,
+    server_config::STORE_DIR_VARIABLE,
+};
 
 /// How long a graceful stop may take before the process is killed instead.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,6 +48,8 @@ pub struct NatsServer {
     monitoring_port: u16,
     /// Set for a node of a [`NatsCluster`](super::NatsCluster).
     cluster: Option<ClusterRole>,
+    /// Set for a server started from a configuration file.
+    config: Option<ServerConfig>,
     /// `None` while killed or stopped.
     process: Option<Running>,
 }
@@ -91,7 +96,30 @@ impl NatsServer {
     pub async fn start() -> Result<Self, HarnessError> {
         let binary = binary::locate().await?;
         let deadline = Instant::now() + READY_TIMEOUT;
-        let mut server = Self::launch(binary, "circlemade-nats".to_owned(), None, deadline).await?;
+        let mut server =
+            Self::launch(binary, "circlemade-nats".to_owned(), None, None, deadline).await?;
+        server.wait_ready(deadline).await?;
+        Ok(server)
+    }
+
+    /// Starts a single server from a configuration file (its accounts, users and
+    /// permissions), on free ports of 127.0.0.1 with a fresh store, and returns once it
+    /// answers `/healthz` and, as the config's probe user, a JetStream request.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start); a file nats-server refuses (or a variable it reads
+    /// that is not set) is [`HarnessError::FailedToStart`] with the server's reason.
+    pub async fn start_with_config(config: ServerConfig) -> Result<Self, HarnessError> {
+        let binary = binary::locate().await?;
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut server = Self::launch(
+            binary,
+            "circlemade-nats".to_owned(),
+            None,
+            Some(config),
+            deadline,
+        )
+        .await?;
         server.wait_ready(deadline).await?;
         Ok(server)
     }
@@ -99,6 +127,12 @@ impl NatsServer {
     /// The address clients connect to, `nats://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The address with a user's login in it, `nats://USER:PASSWORD@127.0.0.1:PORT`,
+    /// the form `CIRCLEMADE_NATS_URL` takes against a server that requires one.
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        format!("nats://{user}:{password}@127.0.0.1:{}", self.client_port)
     }
 
     /// The client port; it stays the same across [`restart`](Self::restart).
@@ -198,6 +232,7 @@ impl NatsServer {
         binary: PathBuf,
         name: String,
         cluster: Option<ClusterRole>,
+        config: Option<ServerConfig>,
         deadline: Instant,
     ) -> Result<Self, HarnessError> {
         let store = tempfile::Builder::new()
@@ -211,6 +246,7 @@ impl NatsServer {
             client_port: 0,
             monitoring_port: 0,
             cluster,
+            config,
             process: None,
         };
         server.spawn(deadline).await?;
@@ -227,11 +263,24 @@ impl NatsServer {
             .arg(port_arg(self.client_port))
             .arg("--http_port")
             .arg(port_arg(self.monitoring_port))
-            .arg("--jetstream")
-            .arg("--store_dir")
-            .arg(self.store.path())
             .arg("--server_name")
             .arg(&self.name);
+        match &self.config {
+            // The file enables JetStream itself, with its store dir from a variable.
+            Some(config) => {
+                command
+                    .arg("--config")
+                    .arg(&config.file)
+                    .envs(config.env.iter().map(|(name, value)| (name, value)))
+                    .env(STORE_DIR_VARIABLE, self.store.path());
+            }
+            None => {
+                command
+                    .arg("--jetstream")
+                    .arg("--store_dir")
+                    .arg(self.store.path());
+            }
+        }
         if let Some(cluster) = &self.cluster {
             let routes: Vec<String> = cluster
                 .peers
@@ -324,6 +373,7 @@ impl NatsServer {
     /// once if the process exits meanwhile.
     pub(crate) async fn wait_ready(&mut self, deadline: Instant) -> Result<(), HarnessError> {
         let url = self.url();
+        let login = self.config.as_ref().and_then(|c| c.probe_login.clone());
         let monitoring_port = self.monitoring_port;
         let Some(running) = self.process.as_mut() else {
             return Err(HarnessError::FailedToStart {
@@ -336,7 +386,7 @@ impl NatsServer {
         let within = deadline.saturating_duration_since(Instant::now());
         let ready = eventually(within, || async {
             probe::healthz(monitoring_port).await?;
-            probe::jetstream(&url).await
+            probe::jetstream(&url, login.as_ref()).await
         });
         let exited = tokio::select! {
             outcome = ready => {
