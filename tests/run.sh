@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what is missing, then checks
-# formatting and lints, runs the Rust tests (against real nats-server processes) and,
-# where tests/python exists, the Python subscriber tests.
+# the deployment configs (deploy/check.py), formatting and lints, runs the Rust tests
+# (against real nats-server processes) and, where tests/python exists, the Python
+# subscriber tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +16,11 @@ step "set-up"
 NATS_SERVER="$(bash deploy/setup.sh --nats-server-path)" || fail "set-up (deploy/setup.sh)"
 export NATS_SERVER
 echo "nats-server: $NATS_SERVER"
+
+step "deployment configs"
+python=target/tools/venv/bin/python
+"$python" deploy/check.py || fail "deployment configs (deploy/check.py)"
+"$python" -m pytest -q -p no:cacheprovider deploy/tests || fail "the deployment checker's own tests (deploy/tests)"
 
 step "formatting"
 cargo fmt --all -- --check || fail "formatting; run: cargo fmt --all"
