@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use circlemade_bus::StreamSettings;
 use circlemade_eventlog::LogConfig;
+
+use crate::ExecutorOptions;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 
@@ -19,6 +21,10 @@ pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 65_536;
 /// How long a query waits for `min_position` when nothing says otherwise.
 pub const DEFAULT_QUERY_WAIT_MS: u64 = 5_000;
+/// How long the outbox may take at shutdown to publish what is left, by default.
+pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 10_000;
+/// Aggregate states a command executor keeps in memory, by default.
+pub const DEFAULT_STATE_CACHE_ENTRIES: usize = 100_000;
 
 /// The defaults that differ from one service to the next.
 ///
@@ -117,6 +123,36 @@ pub struct CommonConfig {
     /// Longest a query waits for `min_position` before answering 503, in milliseconds.
     #[arg(long, env = "CIRCLEMADE_QUERY_WAIT_MS", default_value_t = DEFAULT_QUERY_WAIT_MS)]
     pub query_wait_ms: u64,
+
+    /// Longest the outbox may take at shutdown to publish the events NATS has not acked
+    /// yet, in milliseconds; what is left is published at the next start.
+    #[arg(
+        long,
+        env = "CIRCLEMADE_DRAIN_TIMEOUT_MS",
+        default_value_t = DEFAULT_DRAIN_TIMEOUT_MS
+    )]
+    pub drain_timeout_ms: u64,
+
+    /// Aggregate states kept in memory to decide commands without reading the log
+    /// (0 reads every time).
+    #[arg(
+        long,
+        env = "CIRCLEMADE_STATE_CACHE_ENTRIES",
+        default_value_t = DEFAULT_STATE_CACHE_ENTRIES
+    )]
+    pub state_cache_entries: usize,
+
+    /// Fault injection for crash tests only: after a command's events are durable,
+    /// never answer it. Hidden from `--help`.
+    #[arg(
+        long,
+        env = "CIRCLEMADE_FAULT_HANG_AFTER_APPEND",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_name = "BOOL",
+        hide = true
+    )]
+    pub fault_hang_after_append: bool,
 }
 
 impl CommonConfig {
@@ -135,12 +171,29 @@ impl CommonConfig {
             stream_replicas: 1,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             query_wait_ms: DEFAULT_QUERY_WAIT_MS,
+            drain_timeout_ms: DEFAULT_DRAIN_TIMEOUT_MS,
+            state_cache_entries: DEFAULT_STATE_CACHE_ENTRIES,
+            fault_hang_after_append: false,
         }
     }
 
     /// The longest wait for `min_position`.
     pub fn query_wait(&self) -> Duration {
         Duration::from_millis(self.query_wait_ms)
+    }
+
+    /// The longest the outbox may drain at shutdown.
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.drain_timeout_ms)
+    }
+
+    /// How the service's command executors work.
+    pub fn executor_options(&self) -> ExecutorOptions {
+        ExecutorOptions {
+            cache_entries: self.state_cache_entries,
+            hang_after_append: self.fault_hang_after_append,
+            ..ExecutorOptions::default()
+        }
     }
 
     /// How to open the service's log.
@@ -333,9 +386,15 @@ mod tests {
             "CIRCLEMADE_QUERY_WAIT_MS",
             "5000",
             "CIRCLEMADE_LOOPBACK_READS",
+            "CIRCLEMADE_DRAIN_TIMEOUT_MS",
+            "CIRCLEMADE_STATE_CACHE_ENTRIES",
         ] {
             assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
         }
+        assert!(
+            !help.contains("FAULT"),
+            "fault injection shows in --help:\n{help}"
+        );
         assert!(
             !help.contains("flatten"),
             "the kit's docs leak into --help:\n{help}"

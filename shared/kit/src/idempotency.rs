@@ -1,7 +1,7 @@
 //! `Idempotency-Key`: a retried write gets the first answer, and runs once.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, to_bytes};
@@ -14,8 +14,8 @@ use chrono::Utc;
 use circlemade_eventlog::EventLog;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::sync::oneshot;
 use tracing::Instrument;
+use uuid::Uuid;
 
 use crate::json_body::{body_limit, read_body};
 use crate::{Auth, Problem};
@@ -36,8 +36,10 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 /// The headers of an answer kept with it and replayed; the others (date, request id)
 /// belong to one delivery, not to the answer.
 const KEPT_HEADERS: [HeaderName; 3] = [CONTENT_TYPE, LOCATION, ETAG];
-/// First byte of every record: its layout.
+/// First byte of a remembered answer: its layout.
 const RECORD_FORMAT: u8 = 1;
+/// First byte of the record of a first request that has started and not answered yet.
+const PENDING_FORMAT: u8 = 2;
 
 /// Opening the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,22 +47,13 @@ pub enum IdempotencyError {
     /// sled refused to open or scan the tree.
     #[error("idempotency store: {0}")]
     Storage(#[from] sled::Error),
-    /// The flusher thread could not be started.
-    #[error("idempotency store: cannot start its flusher thread: {0}")]
-    Thread(#[from] std::io::Error),
 }
-
-type FlushReply = oneshot::Sender<Result<(), String>>;
 
 /// The remembered answers of writes made with an `Idempotency-Key`, in the tree
 /// [`IDEMPOTENCY_TREE`] of the service's database. Cheap to clone.
 ///
-/// See [`idempotency`] for what the middleware does with it. An answer is stored, and
-/// flushed, before the client hears it, so a retry after any crash that the client
-/// could have seen the answer from is replayed. One window remains: a crash after the
-/// command's events are durable and before its answer is stored makes a retry run the
-/// command again (an aggregate created twice, say); services whose creations must be
-/// exact can derive the new id from the key.
+/// See [`idempotency`] for what the middleware does with it, and how a retry after a
+/// crash between a command's append and its answer still gets that answer.
 #[derive(Clone)]
 pub struct IdempotencyStore {
     inner: Arc<Inner>,
@@ -70,27 +63,7 @@ struct Inner {
     tree: sled::Tree,
     /// Keys whose first request is still running.
     in_flight: Mutex<HashSet<Vec<u8>>>,
-    /// The flusher thread's queue: one flush answers every save queued before it.
-    /// `None` once the store is dropped.
-    flusher: Mutex<Option<mpsc::Sender<FlushReply>>>,
-    /// The flusher thread, joined on drop so that the database is released with the
-    /// store (a restart in the same directory can then open it again).
-    flusher_thread: Option<std::thread::JoinHandle<()>>,
     retention: Duration,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        let queue = self
-            .flusher
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Closing the queue ends the thread after the flush it may be doing.
-        drop(queue.take());
-        if let Some(thread) = self.flusher_thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 impl std::fmt::Debug for IdempotencyStore {
@@ -116,13 +89,10 @@ impl IdempotencyStore {
         retention: Duration,
     ) -> Result<Self, IdempotencyError> {
         let tree = log.open_tree(IDEMPOTENCY_TREE)?;
-        let (flusher, flusher_thread) = spawn_flusher(tree.clone())?;
         let store = IdempotencyStore {
             inner: Arc::new(Inner {
                 tree,
                 in_flight: Mutex::new(HashSet::new()),
-                flusher: Mutex::new(Some(flusher)),
-                flusher_thread: Some(flusher_thread),
                 retention,
             }),
         };
@@ -146,7 +116,7 @@ impl IdempotencyStore {
         let mut purged = 0;
         for entry in self.inner.tree.iter() {
             let (key, value) = entry?;
-            let expired = Record::decode(&value).is_none_or(|r| self.is_expired(&r));
+            let expired = Stored::decode(&value).is_none_or(|r| self.is_expired(r.stored_at_ms()));
             if expired {
                 self.inner.tree.remove(key)?;
                 purged += 1;
@@ -155,8 +125,8 @@ impl IdempotencyStore {
         Ok(purged)
     }
 
-    fn is_expired(&self, record: &Record) -> bool {
-        let age_ms = Utc::now().timestamp_millis() - record.meta.stored_at_ms;
+    fn is_expired(&self, stored_at_ms: i64) -> bool {
+        let age_ms = Utc::now().timestamp_millis() - stored_at_ms;
         age_ms > i64::try_from(self.inner.retention.as_millis()).unwrap_or(i64::MAX)
     }
 
@@ -175,7 +145,7 @@ impl IdempotencyStore {
         })
     }
 
-    fn lookup(&self, scope: &[u8]) -> Result<Option<Record>, Problem> {
+    fn lookup(&self, scope: &[u8]) -> Result<Option<Stored>, Problem> {
         let stored = self
             .inner
             .tree
@@ -184,58 +154,38 @@ impl IdempotencyStore {
         let Some(bytes) = stored else {
             return Ok(None);
         };
-        let Some(record) = Record::decode(&bytes) else {
+        let Some(stored) = Stored::decode(&bytes) else {
             tracing::error!(
                 scope = %String::from_utf8_lossy(scope),
                 "an idempotency record cannot be decoded"
             );
             return Err(Problem::internal_unlogged());
         };
-        Ok((!self.is_expired(&record)).then_some(record))
+        Ok((!self.is_expired(stored.stored_at_ms())).then_some(stored))
     }
 
-    /// Stores a record and waits until it is flushed.
-    async fn save(&self, scope: &[u8], record: &Record) -> Result<(), String> {
-        self.inner
-            .tree
-            .insert(scope, record.encode())
-            .map_err(|e| e.to_string())?;
-        let (reply, flushed) = oneshot::channel();
-        let stopped = || "the flusher thread has stopped".to_owned();
-        self.inner
-            .flusher
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(reply)
-            .map_err(|_| stopped())?;
-        flushed
-            .await
-            .map_err(|_| "the flusher thread has stopped".to_owned())?
+    /// Stores a record. It is not flushed here: it becomes durable with the log's next
+    /// flush (one sled database), which for a command that appends is the flush of its
+    /// own events. See [`idempotency`] for why that is enough.
+    fn save(&self, scope: &[u8], stored: &Stored) -> Result<(), sled::Error> {
+        self.inner.tree.insert(scope, stored.encode()).map(|_| ())
     }
 }
 
-/// Flushes the tree for every batch of saves waiting, on a thread of its own, so that
-/// `fsync` never runs on the async runtime and concurrent writes share one flush. It
-/// ends when the store is dropped.
-fn spawn_flusher(
-    tree: sled::Tree,
-) -> std::io::Result<(mpsc::Sender<FlushReply>, std::thread::JoinHandle<()>)> {
-    let (sender, receiver) = mpsc::channel::<FlushReply>();
-    let thread = std::thread::Builder::new()
-        .name("idempotency-flush".to_owned())
-        .spawn(move || {
-            while let Ok(first) = receiver.recv() {
-                let mut waiting = vec![first];
-                waiting.extend(receiver.try_iter());
-                let flushed = tree.flush().map(|_| ()).map_err(|e| e.to_string());
-                for reply in waiting {
-                    let _ = reply.send(flushed.clone());
-                }
-            }
-        })?;
-    Ok((sender, thread))
+/// The seed of a first request made with an `Idempotency-Key`, put by the
+/// [`idempotency`] middleware into the request's extensions; handlers read it through
+/// [`CommandIds`](crate::CommandIds).
+///
+/// The ids a command creates (its new aggregate's, its events') are derived from the
+/// seed, so a retry of the same request comes to the same ids: that is how a retry
+/// after a crash between the append and the answer finds what the first run wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdempotencySeed {
+    /// Drawn (UUID v7) when the key is first seen, and kept with the key.
+    pub seed: Uuid,
+    /// `true` when an earlier run of this very request started and never answered (a
+    /// crash, or a 5xx): what it wrote may be in the log already.
+    pub retried: bool,
 }
 
 /// A running first request; dropping it (answered, failed or cancelled) frees the key.
@@ -260,6 +210,80 @@ struct RecordMeta {
     status: u16,
     headers: Vec<(String, String)>,
     stored_at_ms: i64,
+}
+
+/// What the store holds for a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stored {
+    /// The first request started, with this seed, and has not answered yet.
+    Pending(Pending),
+    /// The first request's answer.
+    Answer(Record),
+}
+
+impl Stored {
+    fn decode(bytes: &[u8]) -> Option<Stored> {
+        match *bytes.first()? {
+            RECORD_FORMAT => Record::decode(bytes).map(Stored::Answer),
+            PENDING_FORMAT => Pending::decode(bytes).map(Stored::Pending),
+            _ => None,
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Stored::Pending(pending) => pending.encode(),
+            Stored::Answer(record) => record.encode(),
+        }
+    }
+
+    fn stored_at_ms(&self) -> i64 {
+        match self {
+            Stored::Pending(pending) => pending.stored_at_ms,
+            Stored::Answer(record) => record.meta.stored_at_ms,
+        }
+    }
+
+    fn fingerprint(&self) -> &[u8; 32] {
+        match self {
+            Stored::Pending(pending) => &pending.fingerprint,
+            Stored::Answer(record) => &record.fingerprint,
+        }
+    }
+}
+
+/// A first request under way: `[format][fingerprint: 32][seed: 16][stored at: i64 BE]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pending {
+    fingerprint: [u8; 32],
+    seed: Uuid,
+    stored_at_ms: i64,
+}
+
+impl Pending {
+    fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(1 + 32 + 16 + 8);
+        bytes.push(PENDING_FORMAT);
+        bytes.extend_from_slice(&self.fingerprint);
+        bytes.extend_from_slice(self.seed.as_bytes());
+        bytes.extend_from_slice(&self.stored_at_ms.to_be_bytes());
+        bytes
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Pending> {
+        let (&format, rest) = bytes.split_first()?;
+        if format != PENDING_FORMAT {
+            return None;
+        }
+        let (fingerprint, rest) = rest.split_first_chunk::<32>()?;
+        let (seed, rest) = rest.split_first_chunk::<16>()?;
+        let stored_at: [u8; 8] = rest.try_into().ok()?;
+        Some(Pending {
+            fingerprint: *fingerprint,
+            seed: Uuid::from_bytes(*seed),
+            stored_at_ms: i64::from_be_bytes(stored_at),
+        })
+    }
 }
 
 /// A remembered answer: `[format][fingerprint: 32][meta length: u32 BE][meta JSON][body]`.
@@ -374,17 +398,41 @@ fn fingerprint_of(method: &Method, uri: &Uri, body: &[u8]) -> [u8; 32] {
 /// puts it on the service's API). For a POST, PUT, PATCH or DELETE with the header,
 /// made with a valid token:
 ///
-/// - first time: runs the request; stores its answer (status, body, `Content-Type`,
-///   `Location`, `ETag`) unless it is a 5xx, 401 or 403; flushes; then answers;
+/// - first time: records the key as *pending* with the request's fingerprint and a
+///   fresh [`IdempotencySeed`], which the handler receives; runs the request; stores
+///   its answer (status, body, `Content-Type`, `Location`, `ETag`) in place of the
+///   pending record unless it is a 5xx, 401 or 403; then answers;
 /// - same key, same method, path, query and body: replays the stored answer byte for
 ///   byte, with `Idempotent-Replayed: true`, without running anything;
-/// - same key, another body: 422 `idempotency_key_reused`;
+/// - same key, same request, found pending (its first run never answered): runs the
+///   request again with the same seed, marked `retried`;
+/// - same key, another body: 422 `idempotency_key_reused` (also while pending);
 /// - same key while the first request still runs: 409 `idempotency_key_in_use`;
 /// - a key that is empty, longer than 255 characters or not ASCII: 400
 ///   `invalid_idempotency_key`.
 ///
 /// Requests without a valid token run as if there were no key, so the handler's
 /// 401/403 is what they get and nothing is replayed to them.
+///
+/// # After a crash
+///
+/// Neither record is flushed on its own: both share the service's sled database with
+/// its log, and become durable with the log's next flush. The pending record is written
+/// before the command runs, so the flush that makes the command's events durable makes
+/// it durable too; the answer is written after. So a `kill -9` at any moment leaves one
+/// of:
+///
+/// - nothing (no event was durable either): the retry is a first request;
+/// - the answer: the retry replays it;
+/// - the pending record, with or without the command's events: the retry runs with
+///   the same seed and `retried` set. A command run through
+///   [`CommandExecutor`](crate::CommandExecutor) with [`CommandIds`](crate::CommandIds)
+///   derives its ids from the seed, finds its events in the log, and answers what it
+///   answered the first time without deciding again; one that appended nothing runs
+///   as the first time would have.
+///
+/// A handler that writes without the executor must itself be idempotent (a `PUT` of a
+/// whole value) or derive its ids from the seed likewise.
 pub async fn idempotency(
     State(store): State<IdempotencyStore>,
     request: Request,
@@ -422,10 +470,9 @@ pub async fn idempotency(
         .with_header(RETRY_AFTER, HeaderValue::from_static("1"))
         .into_response();
     };
-    match store.lookup(&scope) {
+    let seed = match store.lookup(&scope) {
         Err(problem) => return problem.into_response(),
-        Ok(Some(record)) if record.fingerprint == fingerprint => return record.replay(),
-        Ok(Some(_)) => {
+        Ok(Some(stored)) if *stored.fingerprint() != fingerprint => {
             return Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",
@@ -434,13 +481,32 @@ pub async fn idempotency(
             .with_detail("this key was first sent with another body or query; use a fresh key")
             .into_response();
         }
-        Ok(None) => {}
-    }
+        Ok(Some(Stored::Answer(record))) => return record.replay(),
+        Ok(Some(Stored::Pending(pending))) => IdempotencySeed {
+            seed: pending.seed,
+            retried: true,
+        },
+        Ok(None) => {
+            let pending = Pending {
+                fingerprint,
+                seed: Uuid::now_v7(),
+                stored_at_ms: Utc::now().timestamp_millis(),
+            };
+            if let Err(error) = store.save(&scope, &Stored::Pending(pending)) {
+                return Problem::internal(&error).into_response();
+            }
+            IdempotencySeed {
+                seed: pending.seed,
+                retried: false,
+            }
+        }
+    };
 
     // The command and the storing of its answer run in a task of their own: a client
     // that hangs up (the likeliest moment for a retry) drops this future, and must not
     // stop the command between its append and the storing of its answer.
-    let request = Request::from_parts(parts, Body::from(body));
+    let mut request = Request::from_parts(parts, Body::from(body));
+    request.extensions_mut().insert(seed);
     let run = run_and_remember(store, claim, fingerprint, next, request);
     match tokio::spawn(run.instrument(tracing::Span::current())).await {
         Ok(response) => response,
@@ -461,6 +527,8 @@ async fn run_and_remember(
 ) -> Response {
     let response = next.run(request).await;
     if !is_final(response.status()) {
+        // The pending record stays: a retry runs with the same seed, and finds
+        // whatever this run may have written.
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -478,8 +546,8 @@ async fn run_and_remember(
         body: body.clone(),
     };
     // The command has run and its effects are durable: its answer goes back even if it
-    // cannot be remembered (a 500 would invite a retry, which would run it again).
-    if let Err(error) = store.save(&claim.scope, &record).await {
+    // cannot be remembered (the pending record lets a retry find what it wrote).
+    if let Err(error) = store.save(&claim.scope, &Stored::Answer(record)) {
         tracing::error!(%error, "could not store the answer of an idempotent request");
     }
     drop(claim);
@@ -518,6 +586,24 @@ mod tests {
             },
             body: Bytes::from_static(br#"{"id":"1","version":1,"position":3}"#),
         }
+    }
+
+    fn pending(stored_at_ms: i64) -> Pending {
+        Pending {
+            fingerprint: [9; 32],
+            seed: Uuid::from_u128(0x0190_b1c2_0000_7000_8000_0000_0000_0001),
+            stored_at_ms,
+        }
+    }
+
+    #[test]
+    fn a_pending_record_reads_back_as_written() {
+        let pending = pending(1_700_000_000_000);
+        let stored = Stored::Pending(pending);
+        assert_eq!(Stored::decode(&stored.encode()), Some(stored.clone()));
+        assert_eq!(Stored::decode(&stored.encode()[..40]), None);
+        let answer = Stored::Answer(record(5));
+        assert_eq!(Stored::decode(&answer.encode()), Some(answer));
     }
 
     #[test]
@@ -572,10 +658,11 @@ mod tests {
         let store = IdempotencyStore::open_with_retention(&log, Duration::from_secs(60)).unwrap();
         let now = Utc::now().timestamp_millis();
         store
-            .save(b"POST /a\nold", &record(now - 120_000))
-            .await
+            .save(b"POST /a\nold", &Stored::Answer(record(now - 120_000)))
             .unwrap();
-        store.save(b"POST /a\nnew", &record(now)).await.unwrap();
+        store
+            .save(b"POST /a\nnew", &Stored::Answer(record(now)))
+            .unwrap();
         assert_eq!(store.lookup(b"POST /a\nold").unwrap(), None);
         assert!(store.lookup(b"POST /a\nnew").unwrap().is_some());
         assert_eq!(store.purge_expired().await.unwrap(), 1);
@@ -590,13 +677,26 @@ mod tests {
         {
             let log = EventLog::open(LogConfig::new(dir.path())).unwrap();
             let store = IdempotencyStore::open(&log).unwrap();
-            store.save(b"POST /a\nk", &record(now)).await.unwrap();
+            store
+                .save(b"POST /a\nk", &Stored::Answer(record(now)))
+                .unwrap();
+            store
+                .save(b"POST /a\np", &Stored::Pending(pending(now)))
+                .unwrap();
+            // Closing the log flushes the database the store shares with it.
             log.close().await;
         }
         // Everything above is dropped: the database must be free to open again.
         let log = EventLog::open(LogConfig::new(dir.path())).unwrap();
         let store = IdempotencyStore::open(&log).unwrap();
-        assert_eq!(store.lookup(b"POST /a\nk").unwrap(), Some(record(now)));
+        assert_eq!(
+            store.lookup(b"POST /a\nk").unwrap(),
+            Some(Stored::Answer(record(now)))
+        );
+        assert_eq!(
+            store.lookup(b"POST /a\np").unwrap(),
+            Some(Stored::Pending(pending(now)))
+        );
         log.close().await;
     }
 

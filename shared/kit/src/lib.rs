@@ -1,6 +1,7 @@
 //! What every circlemade HTTP service shares, so that its handlers stay thin:
 //! configuration, bearer-token auth, problem+json errors, `Idempotency-Key`, versions
-//! and positions, metrics, health, and serving until SIGTERM.
+//! and positions, running commands on aggregates, read models built from the log,
+//! metrics, health, and serving until SIGTERM.
 //!
 //! A handler takes the kit's extractors and returns the kit's answers:
 //!
@@ -28,8 +29,20 @@
 //!   its text; `--help` hides `CIRCLEMADE_API_TOKENS`. Tokens are compared in constant
 //!   time, as SHA-256 digests.
 //! - **A retried write runs once.** With an `Idempotency-Key`, the first answer is
-//!   stored and flushed before it is sent; a retry gets it back byte for byte (see
-//!   [`idempotency`] for the rules and the one crash window that remains).
+//!   stored before it is sent; a retry gets it back byte for byte. A retry after a
+//!   crash between the append and the answer finds the first run's events under the
+//!   same ids ([`CommandIds`]) and answers what the first run would have, appending
+//!   nothing (see [`idempotency`]).
+//! - **Commands decide on the current state.** [`CommandExecutor`] loads an
+//!   aggregate (from its cache or the log), checks `If-Match` (412), lets the service
+//!   decide, and appends with the expected version; a concurrent change makes it decide
+//!   again on the fresh state, so of two racing transitions one wins and the other is
+//!   refused by the domain. Domain refusals become problems in one place, the service's
+//!   `impl From<ItsError> for Problem`.
+//! - **Read models follow the log.** A [`ProjectionRunner`] rebuilds its tree when its
+//!   format changed or it is ahead of the log, catches up otherwise, then follows the
+//!   log, writing each batch and its position atomically and advancing the
+//!   [`PositionWatch`]; a rebuild gives byte for byte what live updating gave.
 //! - **Read your writes.** Every write answers its log `position`; a query with
 //!   `?min_position=` waits (bounded) until the read model has reached it, or answers
 //!   503 `position_not_reached`.
@@ -88,6 +101,12 @@
 //! - `idempotency`: [`IdempotencyStore`] and the [`idempotency`] middleware.
 //! - `versions`: [`ETag`], [`IfMatch`], [`WriteAnswer`].
 //! - `positions`: [`MinPosition`], [`PositionWatch`].
+//! - `command_ids`: [`CommandIds`], the ids a command creates (derived from the
+//!   `Idempotency-Key`'s seed when there is one).
+//! - `command`: [`Aggregate`], [`CommandExecutor`], [`CommandRequest`], [`Executed`],
+//!   [`CommandError`].
+//! - `projection`: [`Projection`], [`ProjectionRunner`], [`ProjectionTx`], [`rebuild`],
+//!   [`tree_digest`].
 //! - `metrics`: [`Metrics`], the request middleware, the metric names.
 //! - `health`: [`Health`], `/healthz` and `/readyz`.
 //! - `service_router`: [`ServiceRouter`], which assembles all of the above.
@@ -143,6 +162,8 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod command;
+mod command_ids;
 mod config;
 mod fallback;
 mod health;
@@ -151,6 +172,7 @@ mod json_body;
 mod metrics;
 mod positions;
 mod problem;
+mod projection;
 mod secret;
 mod server;
 mod service_router;
@@ -159,16 +181,21 @@ mod versions;
 pub use auth::{
     ApiTokens, Auth, Coordinator, Reader, ReaderOrLoopback, Role, TokenError, UnknownRole,
 };
+pub use command::{
+    Aggregate, CommandError, CommandExecutor, CommandRequest, Executed, ExecutorOptions, Loaded,
+    Outcome,
+};
+pub use command_ids::CommandIds;
 pub use config::{
-    CommonConfig, DEFAULT_MAX_BODY_BYTES, DEFAULT_NATS_URL, DEFAULT_QUERY_WAIT_MS, LogFormat,
-    ServiceDefaults, TracingError, command_with_defaults, init_tracing, parse_config,
-    try_parse_config_from,
+    CommonConfig, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_NATS_URL,
+    DEFAULT_QUERY_WAIT_MS, DEFAULT_STATE_CACHE_ENTRIES, LogFormat, ServiceDefaults, TracingError,
+    command_with_defaults, init_tracing, parse_config, try_parse_config_from,
 };
 pub use fallback::{method_not_allowed, route_not_found};
 pub use health::{Health, OutboxLag, Readiness};
 pub use idempotency::{
     DEFAULT_RETENTION, IDEMPOTENCY_KEY, IDEMPOTENCY_TREE, IDEMPOTENT_REPLAYED, IdempotencyError,
-    IdempotencyStore, MAX_IDEMPOTENCY_KEY_LEN, idempotency,
+    IdempotencySeed, IdempotencyStore, MAX_IDEMPOTENCY_KEY_LEN, idempotency,
 };
 pub use json_body::{Json, from_slice};
 pub use metrics::{
@@ -179,6 +206,10 @@ pub use metrics::{
 };
 pub use positions::{MIN_POSITION_PARAM, MinPosition, PositionWatch};
 pub use problem::{FieldError, PROBLEM_JSON, PROBLEM_TYPE_BASE, Problem, ProblemDetails};
+pub use projection::{
+    PROJECTION_META_KEY, Projection, ProjectionError, ProjectionRunner, ProjectionStart,
+    ProjectionTx, rebuild, tree_digest,
+};
 pub use secret::Secret;
 pub use server::{serve, shutdown_signal};
 pub use service_router::{BEARER_SCHEME, ServiceRouter};

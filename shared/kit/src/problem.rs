@@ -24,6 +24,11 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong with it, in words a client developer can act on.
     pub reason: String,
+    /// A stable, machine-readable name of what is wrong (`required`, `too_long`,
+    /// `invalid_email`...), when the service has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "required")]
+    pub code: Option<Cow<'static, str>>,
 }
 
 impl FieldError {
@@ -32,7 +37,14 @@ impl FieldError {
         FieldError {
             field: field.into(),
             reason: reason.into(),
+            code: None,
         }
+    }
+
+    /// Adds the stable code of what is wrong, for clients that branch on it.
+    pub fn with_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
+        self.code = Some(code.into());
+        self
     }
 }
 
