@@ -91,7 +91,7 @@ fn split_login(urls: &str) -> Result<(Vec<ServerAddr>, Option<Login>), ConnectEr
             ("", None) => None,
             (user, password) if user.contains('%') || password.is_some_and(|p| p.contains('%')) => {
                 return Err(refused(
-                    "a login that needs percent-encoding is not supported; use letters,                      digits, '-', '_', '.' and '~'"
+                    "a login that needs percent-encoding is not supported; use letters, digits, '-', '_', '.' and '~'"
                         .to_owned(),
                 ));
             }
