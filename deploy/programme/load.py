@@ -200,9 +200,20 @@ def _instant(text: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def _position(body: object) -> int:
+    position = body.get("position") if isinstance(body, dict) else None
+    return position if isinstance(position, int) else 0
+
+
 def _session_ids(body: object) -> list[str]:
-    """The session ids an activity's answer or view lists, in its order."""
-    sessions = body.get("sessions") if isinstance(body, dict) else None
+    """The session ids an activity's answer (`session_ids`) or view (`sessions`) lists,
+    in their order."""
+    if not isinstance(body, dict):
+        return []
+    listed = body.get("session_ids")
+    if isinstance(listed, list) and all(isinstance(sid, str) for sid in listed):
+        return listed
+    sessions = body.get("sessions")
     ids = []
     for session in sessions or []:
         if isinstance(session, dict):
@@ -434,7 +445,9 @@ class Loader:
                 raise LoadError(f"{step}: the answer has no activity id: {answer.body!r}")
             activity = answer.body["id"]
             self.activity_ids[step.owner] = activity
-            ids = _session_ids(answer.body) or _session_ids(api.get(f"/v1/activities/{activity}"))
+            ids = _session_ids(answer.body) or _session_ids(
+                api.get(f"/v1/activities/{activity}?min_position={_position(answer.body)}")
+            )
             if len(ids) < len(f["sessions"]):
                 raise LoadError(f"{step}: the events service lists {len(ids)} sessions, the file {len(f['sessions'])}")
             for session, sid in zip(f["sessions"], ids):
@@ -468,7 +481,8 @@ class Loader:
             sid = answer.body.get("session_id") if isinstance(answer.body, dict) else None
             if not isinstance(sid, str):
                 known = set(self.session_ids.values())
-                new = [s for s in _session_ids(api.get(base)) if s not in known]
+                view = api.get(f"{base}?min_position={_position(answer.body)}")
+                new = [s for s in _session_ids(view) if s not in known]
                 if len(new) != 1:
                     raise LoadError(f"{step}: cannot tell the new session's id ({answer.body!r})")
                 sid = new[0]
@@ -550,7 +564,7 @@ class Loader:
             )
         if self.skipped:
             self.say(f"{self.skipped} steps found already there by natural keys, not sent again")
-        if self.only != "members":
+        if self.only != "members" and self.events.requests:
             self.say(f"{self.waitlisted} registrations waitlisted on arrival")
         return {api.name: api.highest_position for api in apis}
 

@@ -117,9 +117,11 @@ class System:
         self.processes: list[Process] = []
 
     def start_nats(self) -> None:
+        """Starts the nats-server, or starts it again on the same port and store."""
         store = self.directory / "nats"
         args = [nats_server_path(), "-js", "-sd", str(store), "-a", "127.0.0.1", "-p", str(self.nats_port)]
-        process = Process("nats-server", args, dict(os.environ), self.directory / "nats.log")
+        runs = sum(p.name == "nats-server" for p in self.processes)
+        process = Process("nats-server", args, dict(os.environ), self.directory / f"nats-{runs}.log")
         self.processes.append(process)
 
         def accepts() -> bool:
@@ -128,8 +130,8 @@ class System:
 
         eventually("nats-server accepting connections", accepts, process=process.popen)
 
-    def start(self, service: str) -> str:
-        port = free_port()
+    def start(self, service: str, port: int | None = None) -> str:
+        port = port or free_port()
         env = dict(os.environ)
         env.update(
             CIRCLEMADE_NATS_URL=self.nats_url,
@@ -151,6 +153,11 @@ class System:
         except AssertionError as error:
             raise AssertionError(f"{error}\n{process.tail()}") from None
         return url
+
+    def stop_nats(self) -> None:
+        for process in self.processes:
+            if process.name == "nats-server":
+                process.stop()
 
     def readiness(self, service: str) -> dict:
         status, body = http("GET", f"{self.urls[service]}/readyz")

@@ -13,6 +13,7 @@ The whole programme (members and activities) is loaded in the test at the end, o
 from __future__ import annotations
 
 import json
+import urllib.request
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -177,14 +178,112 @@ def test_the_whole_programme_loads_once(system):
     system.start("events")
     first = load(system)
     assert first.returncode == 0, first.stderr + first.stdout
-    state = pm.replay(pm.load())
+    programme, state = pm.load(), pm.replay(pm.load())
+    views = members(system)
+    ids = {key: views[pm.enterprise_number_digits(m["enterprise_number"])]["id"] for key, m in programme.members.items()}
     status, body = harness.http("GET", system.urls["events"] + "/v1/activities?year=2018", harness.ANALYST)
     assert status == 200, body
-    views = body["activities"] if isinstance(body, dict) else body
-    by_title = {view["title"]: view["status"] for view in views}
-    assert by_title == {a.title: a.status for a in state.activities.values()}
+    views = {view["title"]: view for view in body["activities"]}
+    assert set(views) == {a.title for a in state.activities.values()}
+    for activity in state.activities.values():
+        view = views[activity.title]
+        assert view["status"] == activity.status, activity.key
+        assert {r["member_id"] for r in view["registrations"]} == {ids[k] for k in activity.registered}, activity.key
+        assert [w["member_id"] for w in view["waitlist"]] == [ids[k] for k in activity.waitlist], activity.key
+        sessions = {datetime.fromisoformat(s["start"]): s for s in view["sessions"]}
+        assert len(sessions) == len(activity.sessions), activity.key
+        for session in activity.sessions.values():
+            shown = sessions[session.start]
+            assert shown["cancelled"] == (session.cancelled_at is not None), session.key
+            assert set(shown["attended"]) == {ids[k] for k in session.attendance or []}, session.key
+        assert len(view["outcomes"]) == len(activity.outcomes), activity.key
+    assert "9 registrations waitlisted on arrival" in first.stdout
     heads = {s: system.readiness(s)["log_head"] for s in ("membership", "events")}
 
     again = load(system)
     assert again.returncode == 0, again.stderr + again.stdout
     assert {s: system.readiness(s)["log_head"] for s in ("membership", "events")} == heads
+    forgotten = load(system, "--key-prefix", "forgotten-keys/")
+    assert forgotten.returncode == 0, forgotten.stderr + forgotten.stdout
+    assert {s: system.readiness(s)["log_head"] for s in ("membership", "events")} == heads
+
+
+def test_the_load_waits_for_a_service_that_is_still_starting(system):
+    # The loader is started with the events service down: it sends the members' first
+    # steps, then keeps asking for the first activity until the service is up, which then
+    # reads MEMBERSHIP from the start while the load goes on.
+    require("events")
+    programme = pm.load()
+    first_activity = next(s for s in programme.replay_order() if s.section == "activity")
+    before = sum(1 for s in programme.replay_order() if s.section == "member" and s.at < first_activity.at)
+    port = harness.free_port()
+    command = [
+        sys.executable, str(LOADER), "--membership", system.urls["membership"],
+        "--events", f"http://127.0.0.1:{port}", "--token", harness.COORDINATOR, "--deadline", "60",
+    ]  # fmt: skip
+    loader = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        harness.eventually(
+            "the members' steps before the first activity",
+            lambda: system.readiness("membership")["log_head"] == before,
+            process=loader,
+        )
+        system.start("events", port=port)
+        out, err = loader.communicate(timeout=120)
+    finally:
+        if loader.poll() is None:
+            loader.kill()
+    assert loader.returncode == 0, err + out
+    retries = int(out.split("events: ")[1].split(" retries")[0].rsplit(", ", 1)[1])
+    assert retries > 0, out
+    status, body = harness.http("GET", system.urls["events"] + "/v1/activities?year=2018", harness.ANALYST)
+    assert status == 200 and len(body["activities"]) == len(programme.activities), body
+
+
+def refused_registrations(system: harness.System) -> float:
+    with urllib.request.urlopen(system.urls["events"] + "/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("http_requests_total{") and "/registrations" in line and 'status="409"' in line
+    )
+
+
+def test_registrations_refused_until_the_events_service_learns_the_admissions_are_sent_again(system):
+    # With NATS down, membership admits members (its outbox keeps them) while the events
+    # service cannot learn of it, and refuses their registrations with 409
+    # member_not_eligible. The loader asks again under derived keys until NATS is back.
+    require("events")
+    system.start("events")
+    system.stop_nats()
+    loader = subprocess.Popen(
+        [
+            sys.executable, str(LOADER), "--membership", system.urls["membership"],
+            "--events", system.urls["events"], "--token", harness.COORDINATOR, "--deadline", "60",
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        harness.eventually("a registration refused", lambda: refused_registrations(system) > 0, process=loader)
+        system.start_nats()
+        out, err = loader.communicate(timeout=120)
+    finally:
+        if loader.poll() is None:
+            loader.kill()
+    assert loader.returncode == 0, err + out
+    assert "9 registrations waitlisted on arrival" in out
+    assert " 0 retries); highest" not in out.split("events: ")[1], out
+    heads = {s: system.readiness(s)["log_head"] for s in ("membership", "events")}
+    refused = refused_registrations(system)
+
+    # Again: the remembered refusals come back, then the remembered acceptances.
+    again = load(system)
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert {s: system.readiness(s)["log_head"] for s in ("membership", "events")} == heads
+    events = again.stdout.split("events: ")[1]
+    requests = events.split(" requests")[0]
+    assert f"({requests} given their first answer again, 0 retries)" in events, again.stdout
+    assert refused_registrations(system) > refused
