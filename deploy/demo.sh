@@ -235,9 +235,12 @@ if has membership; then
     echo
     echo "  e.g.  curl -H 'Authorization: Bearer $analyst_token' http://127.0.0.1:${ports[membership]}/v1/members?status=admitted"
 fi
-if ((${#absent[@]} > 0)); then
+if ((${#absent[@]} == 1)); then
     echo
-    echo "Not part of the system yet: the ${absent[*]} service(s); they join this demo once built."
+    echo "Not part of the system yet: the ${absent[0]} service; it joins this demo once built."
+elif ((${#absent[@]} > 1)); then
+    echo
+    echo "Not part of the system yet: the ${absent[*]} services; they join this demo once built."
 fi
 echo
 echo "Press Ctrl-C to stop."

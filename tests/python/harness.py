@@ -113,6 +113,7 @@ class System:
         self.directory = directory
         self.nats_port = free_port()
         self.nats_url = f"nats://127.0.0.1:{self.nats_port}"
+        self.nats_monitor = f"http://127.0.0.1:{free_port()}"
         self.urls: dict[str, str] = {}
         self.processes: list[Process] = []
 
@@ -120,6 +121,7 @@ class System:
         """Starts the nats-server, or starts it again on the same port and store."""
         store = self.directory / "nats"
         args = [nats_server_path(), "-js", "-sd", str(store), "-a", "127.0.0.1", "-p", str(self.nats_port)]
+        args += ["-m", self.nats_monitor.rsplit(":", 1)[1]]
         runs = sum(p.name == "nats-server" for p in self.processes)
         process = Process("nats-server", args, dict(os.environ), self.directory / f"nats-{runs}.log")
         self.processes.append(process)
