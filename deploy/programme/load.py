@@ -43,7 +43,6 @@ import os
 import sys
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
@@ -343,7 +342,7 @@ class Loader:
         if remembered:
             self.say(
                 f"{len(self.found.members)} of the members are there already, and the services "
-                "remember their answers: each request gets its first answer again"
+                "remember their answers: each request sent before gets its first answer again"
             )
             self.found = Found()
             return
