@@ -9,44 +9,56 @@
 //! old blocks may survive on the device below the filesystem; keep the data directory
 //! on an encrypted volume where that matters.)
 //!
+//! # Keys written ahead
+//!
+//! A slot says nothing of whom its key belongs to: which member uses which slot is
+//! recorded with the member's sealed contact (see the parent module), and becomes
+//! durable with it. The writer thread keeps a **pool** of fresh keys already written
+//! and synced; storing a contact takes one from the pool and syncs nothing, so an
+//! application waits for one `fsync` only, its log append's. The pool is refilled in
+//! the background, many keys per sync. Keys left unused in the pool when the process
+//! stops are destroyed at the next start, never handed out again: one of them may have
+//! sealed a contact whose record a crash lost.
+//!
 //! # Layout
 //!
 //! ```text
 //! offset        size  field
-//! 0             8     magic "CMKEYS01"
+//! 0             8     magic "CMKEYS02"
 //! 8             8     reserved (zero)
 //! 16 + 64 i     64    slot i:
 //!   +0          1       1 = a key, 0 = free
 //!   +1          3       zero
-//!   +4          4       CRC-32 of bytes +16..+64, big-endian
-//!   +8          8       zero
-//!   +16         16      the member's id (UUID)
-//!   +32         32      the member's key (ChaCha20-Poly1305)
+//!   +4          4       CRC-32 of the key, big-endian
+//!   +8          24      zero
+//!   +32         32      the key (ChaCha20-Poly1305)
 //! ```
 //!
-//! A slot that does not check out (a write torn by a crash) is zeroed at open. Writes
-//! go through one thread, which writes every slot waiting, then `fdatasync`s once for
-//! all of them (group commit) before answering: a key is on disk when `put` returns,
-//! and gone from it when `erase` returns.
+//! A slot that does not check out (a write torn by a crash) is zeroed at open.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use chacha20poly1305::Key;
+use chacha20poly1305::aead::{KeyInit, OsRng};
+use chacha20poly1305::{ChaCha20Poly1305, Key};
 use tokio::sync::oneshot;
-use uuid::Uuid;
 
-const MAGIC: &[u8; 8] = b"CMKEYS01";
+const MAGIC: &[u8; 8] = b"CMKEYS02";
 const HEADER_LEN: u64 = 16;
 const SLOT_LEN: usize = 64;
 const LIVE: u8 = 1;
-/// Most writes one `fdatasync` covers.
-const MAX_BATCH: usize = 1024;
+/// Keys the pool is refilled to.
+const POOL_TARGET: usize = 512;
+/// Below this many keys, a refill starts.
+const POOL_LOW: usize = 128;
+
+/// A slot of the key file.
+pub(crate) type Slot = u64;
 
 /// Why the key file failed.
 #[derive(Debug, thiserror::Error)]
@@ -68,38 +80,48 @@ pub(crate) enum KeyFileError {
     Closed,
 }
 
+type Reply = oneshot::Sender<Result<(), KeyFileError>>;
+
 enum Job {
-    Put {
-        member: Uuid,
-        key: Key,
-        reply: oneshot::Sender<Result<(), KeyFileError>>,
-    },
-    Erase {
-        member: Uuid,
-        reply: oneshot::Sender<Result<(), KeyFileError>>,
-    },
+    /// Write fresh keys into the pool; answer when they are synced.
+    Refill(Option<Reply>),
+    /// Zero these slots and sync.
+    Erase(Vec<Slot>, Reply),
 }
 
-/// The members' keys: read from memory, written through the writer thread.
+/// What the handles and the writer thread share.
+struct Shared {
+    /// The key of every live slot: in the pool or in use.
+    keys: HashMap<Slot, Key>,
+    /// Synced keys nobody uses yet.
+    pool: VecDeque<Slot>,
+    /// Whether a refill is queued or running.
+    refilling: bool,
+}
+
+/// The members' keys: taken from a pool of synced keys, read from memory, erased
+/// through the writer thread. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct KeyFile {
-    keys: Arc<RwLock<HashMap<Uuid, Key>>>,
+    shared: Arc<Mutex<Shared>>,
     jobs: mpsc::Sender<Job>,
 }
 
 impl std::fmt::Debug for KeyFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let shared = self.lock();
         f.debug_struct("KeyFile")
-            .field("keys", &keys.len())
+            .field("keys", &shared.keys.len())
+            .field("pool", &shared.pool.len())
             .finish()
     }
 }
 
 impl KeyFile {
-    /// Opens (or creates) the key file at `path` and starts its writer thread, which
-    /// ends when every handle is dropped. Blocking.
-    pub(crate) fn open(path: &Path) -> Result<Self, KeyFileError> {
+    /// Opens (or creates) the key file at `path`. Every slot but those in `in_use` is
+    /// destroyed (see the module docs), and the writer thread starts filling the pool;
+    /// it ends when every handle is dropped. Blocking.
+    pub(crate) fn open(path: &Path, in_use: impl Fn(Slot) -> bool) -> Result<Self, KeyFileError> {
         let io_error = |source| KeyFileError::Io {
             path: path.to_owned(),
             source,
@@ -124,67 +146,98 @@ impl KeyFile {
                     .map_err(io_error)?;
             }
         }
-        let (slots, keys) = load(&file, path)?;
-        let keys = Arc::new(RwLock::new(keys));
+        let Loaded { keys, free, slots } = load(&file, path, in_use)?;
+        let shared = Arc::new(Mutex::new(Shared {
+            keys,
+            pool: VecDeque::new(),
+            refilling: true,
+        }));
         let (jobs, queue) = mpsc::channel();
         let writer = Writer {
             file,
             path: path.to_owned(),
-            slots,
-            keys: Arc::clone(&keys),
+            free,
+            next: slots,
+            shared: Arc::clone(&shared),
         };
         std::thread::Builder::new()
             .name("member-keys".to_owned())
             .spawn(move || writer.run(&queue))
             .map_err(io_error)?;
-        Ok(KeyFile { keys, jobs })
+        let keys = KeyFile { shared, jobs };
+        keys.jobs
+            .send(Job::Refill(None))
+            .map_err(|_| KeyFileError::Closed)?;
+        Ok(keys)
     }
 
-    /// The key of `member`, if it has one.
-    pub(crate) fn get(&self, member: Uuid) -> Option<Key> {
-        self.keys
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&member)
-            .copied()
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The members that have a key.
-    pub(crate) fn members(&self) -> Vec<Uuid> {
-        self.keys
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .copied()
-            .collect()
+    /// A fresh key, already on disk, and its slot: from the pool, or, when the pool is
+    /// empty, once a refill has synced new keys.
+    pub(crate) async fn take(&self) -> Result<(Slot, Key), KeyFileError> {
+        loop {
+            let waiter = {
+                let mut shared = self.lock();
+                if let Some(slot) = shared.pool.pop_front() {
+                    let key = shared.keys.get(&slot).copied();
+                    if shared.pool.len() < POOL_LOW && !shared.refilling {
+                        shared.refilling = true;
+                        drop(shared);
+                        self.jobs
+                            .send(Job::Refill(None))
+                            .map_err(|_| KeyFileError::Closed)?;
+                    }
+                    match key {
+                        Some(key) => return Ok((slot, key)),
+                        None => continue,
+                    }
+                }
+                let (reply, answer) = oneshot::channel();
+                shared.refilling = true;
+                drop(shared);
+                self.jobs
+                    .send(Job::Refill(Some(reply)))
+                    .map_err(|_| KeyFileError::Closed)?;
+                answer
+            };
+            waiter.await.map_err(|_| KeyFileError::Closed)??;
+        }
     }
 
-    /// Stores `key` as `member`'s (replacing any key it had); returns once it is on
-    /// disk.
-    pub(crate) async fn put(&self, member: Uuid, key: Key) -> Result<(), KeyFileError> {
+    /// The key in `slot`, if it holds one.
+    pub(crate) fn get(&self, slot: Slot) -> Option<Key> {
+        self.lock().keys.get(&slot).copied()
+    }
+
+    /// Overwrites `slots` with zeros; returns once that is on disk.
+    pub(crate) async fn erase(&self, slots: Vec<Slot>) -> Result<(), KeyFileError> {
+        if slots.is_empty() {
+            return Ok(());
+        }
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Put { member, key, reply }, answer).await
-    }
-
-    /// Overwrites `member`'s key with zeros; returns once that is on disk. Erasing a
-    /// member without a key does nothing.
-    pub(crate) async fn erase(&self, member: Uuid) -> Result<(), KeyFileError> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Job::Erase { member, reply }, answer).await
-    }
-
-    async fn send(
-        &self,
-        job: Job,
-        answer: oneshot::Receiver<Result<(), KeyFileError>>,
-    ) -> Result<(), KeyFileError> {
-        self.jobs.send(job).map_err(|_| KeyFileError::Closed)?;
+        self.jobs
+            .send(Job::Erase(slots, reply))
+            .map_err(|_| KeyFileError::Closed)?;
         answer.await.map_err(|_| KeyFileError::Closed)?
     }
 }
 
-/// Reads every slot; zeroes the damaged ones. Returns each member's slot and key.
-fn load(file: &File, path: &Path) -> Result<(Slots, HashMap<Uuid, Key>), KeyFileError> {
+/// What a key file holds at open.
+struct Loaded {
+    /// The keys in use, by slot.
+    keys: HashMap<Slot, Key>,
+    /// The zeroed slots.
+    free: Vec<Slot>,
+    /// The number of slots.
+    slots: Slot,
+}
+
+/// Reads every slot: the live ones in use are kept, every other is zeroed (a torn
+/// write, or a key of the pool of a previous run). Blocking.
+fn load(file: &File, path: &Path, in_use: impl Fn(Slot) -> bool) -> Result<Loaded, KeyFileError> {
     let io_error = |source| KeyFileError::Io {
         path: path.to_owned(),
         source,
@@ -196,204 +249,188 @@ fn load(file: &File, path: &Path) -> Result<(Slots, HashMap<Uuid, Key>), KeyFile
     if &header[..8] != MAGIC {
         return Err(KeyFileError::NotAKeyFile(path.to_owned()));
     }
-    let count = (len.saturating_sub(HEADER_LEN)) / SLOT_LEN as u64;
-    let mut slots = Slots::default();
+    let count = len.saturating_sub(HEADER_LEN) / SLOT_LEN as u64;
     let mut keys = HashMap::new();
-    let mut damaged = false;
-    for index in 0..count {
-        let mut slot = [0u8; SLOT_LEN];
-        file.read_exact_at(&mut slot, offset(index))
-            .map_err(io_error)?;
-        match decode(&slot) {
-            Some((member, key)) if !slots.by_member.contains_key(&member) => {
-                slots.by_member.insert(member, index);
-                keys.insert(member, key);
+    let mut free = Vec::new();
+    let mut zeroed = 0;
+    let mut bytes = vec![0u8; usize::try_from(count).unwrap_or(0) * SLOT_LEN];
+    file.read_exact_at(&mut bytes, HEADER_LEN)
+        .map_err(io_error)?;
+    for (index, slot) in bytes.chunks_exact(SLOT_LEN).enumerate() {
+        let index = index as Slot;
+        match decode(slot) {
+            Some(key) if in_use(index) => {
+                keys.insert(index, key);
             }
-            Some(_) | None => {
+            _ => {
                 if slot.iter().any(|byte| *byte != 0) {
-                    // Torn by a crash, or a second slot for one member (a crash while
-                    // moving it): no answer ever relied on it.
                     file.write_all_at(&[0u8; SLOT_LEN], offset(index))
                         .map_err(io_error)?;
-                    damaged = true;
+                    zeroed += 1;
                 }
-                slots.free.push(index);
+                free.push(index);
             }
         }
     }
-    if damaged {
+    if zeroed > 0 {
         file.sync_data().map_err(io_error)?;
-        tracing::warn!(path = %path.display(), "zeroed damaged slots of the member key file");
+        tracing::info!(keys = zeroed, "destroyed member keys no member uses");
     }
-    slots.next = count;
-    Ok((slots, keys))
+    // Lowest slots first, so the file stays compact.
+    free.reverse();
+    Ok(Loaded {
+        keys,
+        free,
+        slots: count,
+    })
 }
 
-fn offset(index: u64) -> u64 {
-    HEADER_LEN + index * SLOT_LEN as u64
+fn offset(slot: Slot) -> u64 {
+    HEADER_LEN + slot * SLOT_LEN as u64
 }
 
-fn encode(member: Uuid, key: &Key) -> [u8; SLOT_LEN] {
+fn encode(key: &Key) -> [u8; SLOT_LEN] {
     let mut slot = [0u8; SLOT_LEN];
     slot[0] = LIVE;
-    slot[16..32].copy_from_slice(member.as_bytes());
     slot[32..64].copy_from_slice(key.as_slice());
-    let crc = crc32fast::hash(&slot[16..]);
+    let crc = crc32fast::hash(&slot[32..]);
     slot[4..8].copy_from_slice(&crc.to_be_bytes());
     slot
 }
 
-fn decode(slot: &[u8; SLOT_LEN]) -> Option<(Uuid, Key)> {
-    if slot[0] != LIVE {
+fn decode(slot: &[u8]) -> Option<Key> {
+    if slot.len() != SLOT_LEN || slot[0] != LIVE {
         return None;
     }
     let stored = u32::from_be_bytes(slot[4..8].try_into().ok()?);
-    if stored != crc32fast::hash(&slot[16..]) {
+    if stored != crc32fast::hash(&slot[32..]) {
         return None;
     }
-    let member = Uuid::from_slice(&slot[16..32]).ok()?;
-    Some((member, *Key::from_slice(&slot[32..64])))
-}
-
-/// Which slot holds which member's key, and which slots are free.
-#[derive(Default)]
-struct Slots {
-    by_member: HashMap<Uuid, u64>,
-    free: Vec<u64>,
-    /// The first slot past the end of the file.
-    next: u64,
+    Some(*Key::from_slice(&slot[32..64]))
 }
 
 struct Writer {
     file: File,
     path: PathBuf,
-    slots: Slots,
-    keys: Arc<RwLock<HashMap<Uuid, Key>>>,
-}
-
-/// What one job changes in memory once its write is on disk.
-enum Change {
-    Put(Uuid, Key, u64),
-    Erased(Uuid, u64),
-    Nothing,
+    /// Zeroed slots, reused before the file grows; the last is used first.
+    free: Vec<Slot>,
+    /// The first slot past the end of the file.
+    next: Slot,
+    shared: Arc<Mutex<Shared>>,
 }
 
 impl Writer {
     fn run(mut self, queue: &mpsc::Receiver<Job>) {
         while let Ok(first) = queue.recv() {
-            let mut jobs = vec![first];
-            jobs.extend(queue.try_iter().take(MAX_BATCH - 1));
-            self.write_batch(jobs);
+            let mut refills = Vec::new();
+            let mut erasures = Vec::new();
+            for job in std::iter::once(first).chain(queue.try_iter()) {
+                match job {
+                    Job::Refill(reply) => refills.push(reply),
+                    Job::Erase(slots, reply) => erasures.push((slots, reply)),
+                }
+            }
+            if !erasures.is_empty() {
+                self.erase(erasures);
+            }
+            if !refills.is_empty() {
+                self.refill(refills);
+            }
         }
     }
 
-    /// Writes every job's slot, syncs once, then applies the changes in memory and
-    /// answers. After a failed write or sync nothing is applied and every job of the
-    /// batch fails.
-    fn write_batch(&mut self, jobs: Vec<Job>) {
-        let mut changes = Vec::with_capacity(jobs.len());
-        let mut replies = Vec::with_capacity(jobs.len());
-        let mut failed: Option<io::Error> = None;
-        for job in jobs {
-            let (change, reply) = match job {
-                Job::Put { member, key, reply } => {
-                    let slot = self.slot_for(member);
-                    if failed.is_none()
-                        && let Err(error) =
-                            self.file.write_all_at(&encode(member, &key), offset(slot))
-                    {
-                        failed = Some(error);
-                    }
-                    (Change::Put(member, key, slot), reply)
-                }
-                Job::Erase { member, reply } => match self.slots.by_member.remove(&member) {
-                    Some(slot) => {
-                        if failed.is_none()
-                            && let Err(error) =
-                                self.file.write_all_at(&[0u8; SLOT_LEN], offset(slot))
-                        {
-                            failed = Some(error);
-                        }
-                        (Change::Erased(member, slot), reply)
-                    }
-                    None => (Change::Nothing, reply),
-                },
-            };
-            changes.push(change);
-            replies.push(reply);
+    fn io_error(&self, source: io::Error) -> KeyFileError {
+        KeyFileError::Io {
+            path: self.path.clone(),
+            source,
         }
-        if failed.is_none()
-            && let Err(error) = self.file.sync_data()
-        {
-            failed = Some(error);
-        }
-        if let Some(error) = failed {
-            tracing::error!(path = %self.path.display(), %error, "writing member keys failed");
+    }
+
+    /// Zeroes every slot asked for, syncs once, then forgets them and answers.
+    fn erase(&mut self, erasures: Vec<(Vec<Slot>, Reply)>) {
+        let slots: Vec<Slot> = erasures
+            .iter()
+            .flat_map(|(slots, _)| slots.iter().copied())
+            .collect();
+        let written = slots
+            .iter()
+            .try_for_each(|slot| self.file.write_all_at(&[0u8; SLOT_LEN], offset(*slot)))
+            .and_then(|()| self.file.sync_data());
+        if let Err(error) = written {
+            tracing::error!(path = %self.path.display(), %error, "erasing member keys failed");
             let kind = error.kind();
-            for reply in replies {
-                let _ = reply.send(Err(KeyFileError::Io {
-                    path: self.path.clone(),
-                    source: io::Error::new(kind, error.to_string()),
-                }));
-            }
-            // What reached the file is unknown: read it back as the next open would.
-            match load(&self.file, &self.path) {
-                Ok((slots, keys)) => {
-                    self.slots = slots;
-                    *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
-                }
-                Err(error) => {
-                    tracing::error!(%error, "re-reading the member key file failed");
-                }
+            for (_, reply) in erasures {
+                let _ = reply.send(Err(self.io_error(io::Error::new(kind, error.to_string()))));
             }
             return;
         }
         {
-            let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
-            for change in changes {
-                match change {
-                    Change::Put(member, key, slot) => {
-                        self.slots.by_member.insert(member, slot);
-                        keys.insert(member, key);
-                    }
-                    Change::Erased(member, slot) => {
-                        // Also undoes a put of the same batch, written before it.
-                        self.slots.by_member.remove(&member);
-                        self.slots.free.push(slot);
-                        keys.remove(&member);
-                    }
-                    Change::Nothing => {}
+            let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+            for slot in &slots {
+                if shared.keys.remove(slot).is_some() {
+                    self.free.push(*slot);
                 }
+                shared.pool.retain(|pooled| pooled != slot);
             }
         }
-        for reply in replies {
+        for (_, reply) in erasures {
             let _ = reply.send(Ok(()));
         }
     }
 
-    /// The slot `member`'s key goes to: its own, a free one, or a new one at the end.
-    /// Taken at once, so two puts of one batch never share a slot.
-    fn slot_for(&mut self, member: Uuid) -> u64 {
-        if let Some(slot) = self.slots.by_member.get(&member) {
-            return *slot;
+    /// Writes fresh keys until the pool holds its target, syncs once, then offers them.
+    fn refill(&mut self, replies: Vec<Option<Reply>>) {
+        let wanted = {
+            let shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+            POOL_TARGET.saturating_sub(shared.pool.len()).max(1)
+        };
+        let mut fresh = Vec::with_capacity(wanted);
+        let mut result = Ok(());
+        for _ in 0..wanted {
+            let slot = self.free.pop().unwrap_or_else(|| {
+                let slot = self.next;
+                self.next += 1;
+                slot
+            });
+            let key = ChaCha20Poly1305::generate_key(&mut OsRng);
+            if let Err(error) = self.file.write_all_at(&encode(&key), offset(slot)) {
+                self.free.push(slot);
+                result = Err(error);
+                break;
+            }
+            fresh.push((slot, key));
         }
-        let slot = self.slots.free.pop().unwrap_or_else(|| {
-            let slot = self.slots.next;
-            self.slots.next += 1;
-            slot
-        });
-        self.slots.by_member.insert(member, slot);
-        slot
+        let result = result.and_then(|()| self.file.sync_data());
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        shared.refilling = false;
+        match result {
+            Ok(()) => {
+                for (slot, key) in fresh {
+                    shared.keys.insert(slot, key);
+                    shared.pool.push_back(slot);
+                }
+                drop(shared);
+                for reply in replies.into_iter().flatten() {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Err(error) => {
+                drop(shared);
+                tracing::error!(path = %self.path.display(), %error, "writing member keys failed");
+                // Keys written but not known to be synced are never used.
+                self.free.extend(fresh.iter().map(|(slot, _)| *slot));
+                let kind = error.kind();
+                for reply in replies.into_iter().flatten() {
+                    let _ = reply.send(Err(self.io_error(io::Error::new(kind, error.to_string()))));
+                }
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key(byte: u8) -> Key {
-        *Key::from_slice(&[byte; 32])
-    }
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         haystack
@@ -402,48 +439,66 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn keys_survive_a_reopen_and_an_erased_key_leaves_no_byte_behind() {
+    async fn keys_in_use_survive_a_reopen_and_every_other_leaves_no_byte_behind() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys");
-        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-        {
-            let keys = KeyFile::open(&path).unwrap();
-            keys.put(a, key(0xA5)).await.unwrap();
-            keys.put(b, key(0x5A)).await.unwrap();
-            keys.erase(a).await.unwrap();
-            assert_eq!(keys.get(a), None);
-            assert_eq!(keys.get(b), Some(key(0x5A)));
-        }
+        let (kept, erased, unused) = {
+            let keys = KeyFile::open(&path, |_| false).unwrap();
+            let kept = keys.take().await.unwrap();
+            let erased = keys.take().await.unwrap();
+            // Taken for a contact whose record a crash lost.
+            let unused = keys.take().await.unwrap();
+            keys.erase(vec![erased.0]).await.unwrap();
+            assert_eq!(keys.get(erased.0), None);
+            assert_eq!(keys.get(kept.0), Some(kept.1));
+            (kept, erased, unused)
+        };
         let bytes = std::fs::read(&path).unwrap();
-        assert!(!contains(&bytes, &[0xA5; 32]));
-        assert!(!contains(&bytes, a.as_bytes()));
-        assert!(contains(&bytes, &[0x5A; 32]));
+        assert!(!contains(&bytes, erased.1.as_slice()));
+        assert!(contains(&bytes, kept.1.as_slice()));
+        assert!(contains(&bytes, unused.1.as_slice()));
 
-        let keys = KeyFile::open(&path).unwrap();
-        assert_eq!(keys.get(b), Some(key(0x5A)));
-        assert_eq!(keys.members(), vec![b]);
-        // The freed slot is used again instead of growing the file.
-        let c = Uuid::now_v7();
-        keys.put(c, key(0x33)).await.unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), HEADER_LEN + 2 * 64);
+        // Only the slot in use survives the reopen: the unused key and the rest of the
+        // pool are destroyed, never handed out again.
+        let keys = KeyFile::open(&path, |slot| slot == kept.0).unwrap();
+        assert_eq!(keys.get(kept.0), Some(kept.1));
+        assert_eq!(keys.get(unused.0), None);
+        let fresh = keys.take().await.unwrap();
+        assert_ne!(fresh.1, unused.1);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!contains(&bytes, unused.1.as_slice()));
+        assert!(!contains(&bytes, erased.1.as_slice()));
+        assert!(contains(&bytes, kept.1.as_slice()));
     }
 
     #[tokio::test]
     async fn a_torn_slot_is_zeroed_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys");
-        let a = Uuid::now_v7();
-        {
-            let keys = KeyFile::open(&path).unwrap();
-            keys.put(a, key(7)).await.unwrap();
-        }
+        let (slot, key) = {
+            let keys = KeyFile::open(&path, |_| false).unwrap();
+            keys.take().await.unwrap()
+        };
         let file = OpenOptions::new().write(true).open(&path).unwrap();
-        file.write_all_at(&[9; 8], HEADER_LEN + 40).unwrap();
+        file.write_all_at(&[9; 8], offset(slot) + 40).unwrap();
         drop(file);
-        let keys = KeyFile::open(&path).unwrap();
-        assert_eq!(keys.get(a), None);
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(bytes[HEADER_LEN as usize..].iter().all(|byte| *byte == 0));
+        let keys = KeyFile::open(&path, |in_use| in_use == slot).unwrap();
+        assert_eq!(keys.get(slot), None);
+        assert!(!contains(
+            &std::fs::read(&path).unwrap(),
+            &key.as_slice()[..8]
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_pool_refills_when_emptied() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyFile::open(&dir.path().join("keys"), |_| false).unwrap();
+        let mut slots = std::collections::HashSet::new();
+        for _ in 0..(POOL_TARGET + 10) {
+            let (slot, _) = keys.take().await.unwrap();
+            assert!(slots.insert(slot), "slot {slot} handed out twice");
+        }
     }
 
     #[test]
@@ -452,7 +507,7 @@ mod tests {
         let path = dir.path().join("keys");
         std::fs::write(&path, b"not a key file at all").unwrap();
         assert!(matches!(
-            KeyFile::open(&path),
+            KeyFile::open(&path, |_| true),
             Err(KeyFileError::NotAKeyFile(_))
         ));
     }

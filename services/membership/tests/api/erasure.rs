@@ -4,19 +4,33 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use circlemade_eventlog::{EventLog, LogConfig};
+
 use crate::helpers::{
     ANALYST, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE, dir_contains, json_of, spawn_app,
     spawn_app_on, stream_messages,
 };
 
-/// The member's key, read from the key file (layout in `personal_data/key_file.rs`:
-/// 16 bytes of header, then 64-byte slots whose bytes 16..32 are the member's id and
-/// 32..64 its key).
-fn key_of(data_dir: &std::path::Path, member: uuid::Uuid) -> Option<Vec<u8>> {
-    let bytes = std::fs::read(data_dir.join(circlemade_membership::KEY_FILE)).unwrap();
-    bytes[16..].chunks(64).find_map(|slot| {
-        (slot[0] == 1 && &slot[16..32] == member.as_bytes()).then(|| slot[32..64].to_vec())
-    })
+/// The member's key, as the service stores it (the layouts are in
+/// `personal_data/mod.rs` and `personal_data/key_file.rs`): its sealed record, in the
+/// tree `membership.personal_data`, names a slot of the key file, whose bytes 32..64
+/// are the key. Read with the service stopped, as sled locks its database.
+async fn key_of(data_dir: &std::path::Path, member: uuid::Uuid) -> Vec<u8> {
+    let log = EventLog::open(LogConfig::new(data_dir)).unwrap();
+    let tree = log.open_tree(circlemade_membership::SEALED_TREE).unwrap();
+    let record = tree
+        .get(member.as_bytes())
+        .unwrap()
+        .expect("a sealed contact");
+    drop(tree);
+    log.close().await;
+    drop(log);
+    assert_eq!(record[0], 2, "sealed record format");
+    let slot = u64::from_be_bytes(record[1..9].try_into().unwrap());
+    let keys = std::fs::read(data_dir.join(circlemade_membership::KEY_FILE)).unwrap();
+    let at = usize::try_from(16 + slot * 64).unwrap();
+    assert_eq!(keys[at], 1, "the slot holds a key");
+    keys[at + 32..at + 64].to_vec()
 }
 
 fn assert_no_plaintext(data_dir: &std::path::Path) {
@@ -48,9 +62,12 @@ async fn erasure_destroys_the_key_on_disk_and_the_history_still_replays() {
         StatusCode::FORBIDDEN
     );
 
-    let key = key_of(app.data_dir.path(), member).expect("the member has a key on disk");
-    assert!(key.iter().any(|byte| *byte != 0));
     assert_no_plaintext(app.data_dir.path());
+    let (nats, data_dir) = app.stop().await;
+    let key = key_of(data_dir.path(), member).await;
+    assert!(key.iter().any(|byte| *byte != 0));
+    assert!(dir_contains(data_dir.path(), &key).is_some());
+    let app = spawn_app_on(nats, data_dir).await;
 
     let (status, erased) =
         json_of(app.coordinator(Method::DELETE, &path).send().await.unwrap()).await;
@@ -61,7 +78,6 @@ async fn erasure_destroys_the_key_on_disk_and_the_history_still_replays() {
     let (status, problem) = json_of(app.get(&path).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(problem["code"], "personal_data_erased");
-    assert_eq!(key_of(app.data_dir.path(), member), None);
     assert_eq!(
         dir_contains(app.data_dir.path(), &key),
         None,
@@ -141,8 +157,10 @@ async fn a_refused_application_leaves_no_personal_data_behind() {
         dir_contains(app.data_dir.path(), b"someone.else@refused.example"),
         None
     );
-    let keys = std::fs::read(app.data_dir.path().join(circlemade_membership::KEY_FILE)).unwrap();
-    let live = keys[16..].chunks(64).filter(|slot| slot[0] == 1).count();
-    assert_eq!(live, 1, "one key: the first member's");
-    app.stop().await;
+    let (_, data_dir) = app.stop().await;
+    let log = EventLog::open(LogConfig::new(data_dir.path())).unwrap();
+    let sealed = log.open_tree(circlemade_membership::SEALED_TREE).unwrap();
+    assert_eq!(sealed.len(), 1, "one sealed contact: the first member's");
+    drop(sealed);
+    log.close().await;
 }
