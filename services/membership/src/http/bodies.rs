@@ -57,18 +57,22 @@ pub(crate) struct ApplicationBody {
     at: Option<DateTime<Utc>>,
 }
 
-/// A member's contact person: personal data.
+/// A member's contact person: personal data. A value of the wrong JSON type is refused
+/// without being repeated in the answer.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ContactBody {
     /// The contact person's name.
-    #[schema(example = "Amina Diallo")]
+    #[serde(default, deserialize_with = "personal_text")]
+    #[schema(value_type = Option<String>, example = "Amina Diallo")]
     name: Option<String>,
     /// Their e-mail address.
-    #[schema(example = "amina@ressourcerie.example")]
+    #[serde(default, deserialize_with = "personal_text")]
+    #[schema(value_type = Option<String>, example = "amina@ressourcerie.example")]
     email: Option<String>,
     /// Their phone number (optional).
-    #[schema(example = "+32 2 123 45 67")]
+    #[serde(default, deserialize_with = "personal_text")]
+    #[schema(value_type = Option<String>, example = "+32 2 123 45 67")]
     phone: Option<String>,
 }
 
@@ -245,6 +249,19 @@ pub(crate) struct AtBody {
     /// When it happened (default: now).
     #[schema(value_type = Option<String>, format = DateTime)]
     pub(crate) at: Option<DateTime<Utc>>,
+}
+
+/// Reads a personal field: text or `null`. Anything else is refused with a message that
+/// does not repeat it (serde's own would, e.g. "invalid type: integer `3225550123`").
+fn personal_text<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) => Ok(Some(text)),
+        serde_json::Value::Null => Ok(None),
+        _ => Err(serde::de::Error::custom("must be a string")),
+    }
 }
 
 /// Reads a field that may be absent, `null` or a value as `None`, `Some(None)` or

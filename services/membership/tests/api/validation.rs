@@ -205,6 +205,15 @@ async fn all_failing_fields_are_named_at_once_without_repeating_personal_values(
     assert!(errors.iter().all(|e| e["code"].is_string()), "{problem}");
     let text = problem.to_string();
     assert!(!text.contains("amina-at-ressourcerie") && !text.contains("call 555 me"));
+
+    // A personal value of the wrong JSON type is not repeated either.
+    let mut body = application(&enterprise_number());
+    body["contact"]["phone"] = json!(3_225_550_123_u64);
+    let (status, problem) =
+        json_of(app.post("/v1/members").json(&body).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["errors"][0]["field"], "contact.phone");
+    assert!(!problem.to_string().contains("3225550123"), "{problem}");
     assert_eq!(app.head().0, 0);
     app.stop().await;
 }
