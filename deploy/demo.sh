@@ -18,7 +18,8 @@
 # Settings (environment): CIRCLEMADE_DATA_DIR (default data), CIRCLEMADE_NATS_PORT (4222),
 # CIRCLEMADE_NATS_MONITOR_PORT (8222), CIRCLEMADE_MEMBERSHIP_PORT (8081),
 # CIRCLEMADE_EVENTS_PORT (8082), CIRCLEMADE_REPORTING_PORT (8083), CIRCLEMADE_API_TOKENS
-# (default: a coordinator and an analyst token made up for the run, and printed).
+# (default: a coordinator and an analyst token made up for the run, and printed),
+# CIRCLEMADE_DEMO_SERVICES (default: every service that exists, e.g. "membership events").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -109,17 +110,17 @@ fi
 nats_server="$(bash deploy/setup.sh --nats-server-path)"
 python=target/tools/venv/bin/python
 
-present=() # services whose binary is part of the workspace
+present=() # services whose binary is part of the workspace, and that are to run
 absent=()
 for name in "${services[@]}"; do
-    if [[ -f "services/$name/src/main.rs" ]]; then
-        present+=("$name")
-    else
+    if [[ ! -f "services/$name/src/main.rs" ]]; then
         absent+=("$name")
+        say "not part of the system yet: the $name service (services/$name has no binary yet)"
+    elif [[ -n "${CIRCLEMADE_DEMO_SERVICES:-}" && " $CIRCLEMADE_DEMO_SERVICES " != *" $name "* ]]; then
+        say "not started: the $name service (not in CIRCLEMADE_DEMO_SERVICES)"
+    else
+        present+=("$name")
     fi
-done
-for name in "${absent[@]}"; do
-    say "not part of the system yet: the $name service (services/$name has no binary yet)"
 done
 has() { [[ " ${present[*]} " == *" $1 "* ]]; }
 
@@ -144,7 +145,11 @@ done
 # --- 2. build -------------------------------------------------------------------------
 if ((${#present[@]} > 0)); then
     say "building ${present[*]} (release)"
-    cargo build --release --quiet $(printf -- '-p circlemade-%s ' "${present[@]}")
+    # shellcheck disable=SC2046 # one -p per service
+    if ! cargo build --release --quiet $(printf -- '-p circlemade-%s ' "${present[@]}"); then
+        say "the build failed (above)"
+        exit 1
+    fi
 fi
 
 # --- tokens ---------------------------------------------------------------------------
@@ -213,8 +218,10 @@ if has reporting && [[ -f "$positions" ]]; then
         say "reporting did not catch up with the load (above); its log is $data_dir/reporting.log"
         stop 1
     fi
-else
+elif [[ " ${absent[*]} " == *" reporting "* ]]; then
     echo "No KPI report: the reporting service is not part of the system yet."
+else
+    echo "No KPI report: the reporting service is not running."
 fi
 
 # --- 6. serve -------------------------------------------------------------------------
