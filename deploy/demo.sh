@@ -187,6 +187,7 @@ done
 
 # --- 4. load the 2018 programme -------------------------------------------------------
 positions="$data_dir/programme-positions.json"
+rm -f "$positions"
 if has membership; then
     load_args=(--membership "http://127.0.0.1:${ports[membership]}" --token "$coordinator_token"
         --positions-file "$positions")
@@ -218,10 +219,12 @@ if has reporting && [[ -f "$positions" ]]; then
         say "reporting did not catch up with the load (above); its log is $data_dir/reporting.log"
         stop 1
     fi
+elif has reporting; then
+    echo "No KPI report: nothing was loaded."
 elif [[ " ${absent[*]} " == *" reporting "* ]]; then
     echo "No KPI report: the reporting service is not part of the system yet."
 else
-    echo "No KPI report: the reporting service is not running."
+    echo "No KPI report: the reporting service is not running (CIRCLEMADE_DEMO_SERVICES)."
 fi
 
 # --- 6. serve -------------------------------------------------------------------------
