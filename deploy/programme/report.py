@@ -102,12 +102,13 @@ def table(report: dict, expected: dict) -> str:
     rows = [("kpi", "actual", "target", "", "the file gives")]
     for kpi in report.get("kpis", []):
         name = kpi.get("kpi")
-        met = "met" if kpi.get("met") else "NOT met"
+        met = {True: "met", False: "NOT met"}.get(kpi.get("met"), "no target")
         promised = expected.get(name)
         note = "" if promised is None else str(promised)
         if promised is not None and promised != kpi.get("actual"):
             note += "  (differs!)"
-        rows.append((name, str(kpi.get("actual")), str(kpi.get("target")), met, note))
+        target = kpi.get("target")
+        rows.append((name, str(kpi.get("actual")), "-" if target is None else str(target), met, note))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = []
     for i, row in enumerate(rows):

@@ -66,9 +66,11 @@ def test_the_kpi_table_shows_actual_target_and_the_files_figure():
         "kpis": [
             {"kpi": "members", "actual": 56, "target": 51, "met": True},
             {"kpi": "trainings", "actual": 1, "target": 2, "met": False},
+            {"kpi": "working_groups", "actual": 3, "target": None, "met": None},
         ],
     }
-    lines = report.table(answer, {"members": 56, "trainings": 2}).splitlines()
+    lines = report.table(answer, {"members": 56, "trainings": 2, "working_groups": 3}).splitlines()
     assert lines[0].split() == ["kpi", "actual", "target", "the", "file", "gives"]
     assert lines[2].split() == ["members", "56", "51", "met", "56"]
     assert lines[3].split() == ["trainings", "1", "2", "NOT", "met", "2", "(differs!)"]
+    assert lines[4].split() == ["working_groups", "3", "-", "no", "target", "3"]
