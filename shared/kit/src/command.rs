@@ -235,7 +235,51 @@ impl Default for ExecutorOptions {
 }
 
 /// Runs commands on aggregates of type `A` against a log. Cheap to clone; clones share
-/// the cache. See the module docs.
+/// the cache.
+///
+/// # Example
+///
+/// ```
+/// # use chrono::Utc;
+/// # use circlemade_contracts::TypedEvent;
+/// # use circlemade_contracts::membership::{Admitted, Applied, MemberEvent, MemberId};
+/// # use circlemade_contracts::EventPayload;
+/// # use circlemade_eventlog::{EventLog, LogConfig, StreamVersion};
+/// use circlemade_kit::{Aggregate, CommandError, CommandExecutor, CommandRequest, ExecutorOptions};
+///
+/// #[derive(Clone, Default)]
+/// struct Applicant { admitted: bool }
+///
+/// impl Aggregate for Applicant {
+///     type Event = MemberEvent;
+///     fn apply(&mut self, event: &TypedEvent<MemberEvent>) {
+///         if let MemberEvent::Admitted(_) = event.payload { self.admitted = true; }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let log = EventLog::open(LogConfig::new(dir.path()))?;
+/// let members = CommandExecutor::<Applicant>::new(log.clone(), ExecutorOptions::default());
+/// // In a handler, `CommandRequest` is an extractor: ids, If-Match, trace context.
+/// let request = CommandRequest::default();
+/// let id = MemberId(request.ids.aggregate_id());
+/// members
+///     .create(id, &request, Utc::now(), |_| Ok::<_, &str>(vec![Applied::example().into()]))
+///     .await
+///     .map_err(|_| "refused")?;
+/// let admit = |applicant: &Applicant| match applicant.admitted {
+///     true => Err("already admitted"),
+///     false => Ok(vec![MemberEvent::from(Admitted { reason: None })]),
+/// };
+/// let done = members.execute(id, &request, Utc::now(), admit).await.map_err(|_| "refused")?;
+/// assert_eq!(done.version, StreamVersion(2));
+/// let again = members.execute(id, &request, Utc::now(), admit).await;
+/// assert!(matches!(again, Err(CommandError::Refused("already admitted"))));
+/// # log.close().await;
+/// # Ok(()) }
+/// ```
 pub struct CommandExecutor<A: Aggregate> {
     inner: Arc<Inner<A>>,
 }
@@ -409,10 +453,16 @@ impl<A: Aggregate> CommandExecutor<A> {
             let mut events: Vec<TypedEvent<A::Event>> = payloads
                 .into_iter()
                 .enumerate()
-                .map(|(index, payload)| {
-                    let mut event = TypedEvent::new(id, time, payload, request.context.clone());
-                    event.id = request.ids.event_id(index);
-                    event
+                .map(|(index, payload)| TypedEvent {
+                    id: request.ids.event_id(index),
+                    aggregate_id: id,
+                    time,
+                    payload,
+                    context: request.context.clone(),
+                    sequence: None,
+                    streamversion: None,
+                    recordedtime: None,
+                    other_extensions: Default::default(),
                 })
                 .collect();
             let cloud = events

@@ -198,6 +198,41 @@ pub enum ProjectionStart {
 }
 
 /// Owns a projection's tree and keeps it in step with the log. See the module docs.
+///
+/// # Example
+///
+/// ```
+/// # use circlemade_eventlog::{EventLog, LogConfig, Position, RecordedEvent};
+/// use circlemade_kit::{PositionWatch, Projection, ProjectionError, ProjectionRunner, ProjectionTx};
+///
+/// /// How many events each subject has.
+/// struct Counts;
+///
+/// impl Projection for Counts {
+///     fn tree_name(&self) -> &'static str { "demo.counts" }
+///     fn format(&self) -> u32 { 1 }
+///     fn apply(&self, event: &RecordedEvent, tx: &mut ProjectionTx<'_>) -> Result<(), ProjectionError> {
+///         let key = event.event.subject.clone().into_bytes();
+///         let count = tx.get(&key)?.map_or(0, |v| v.len());
+///         tx.insert(key, vec![0; count + 1])
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let log = EventLog::open(LogConfig::new(dir.path()))?;
+/// let watch = PositionWatch::new(Position::START);
+/// let mut runner = ProjectionRunner::open(&log, Counts, watch.clone())?;
+/// runner.catch_up().await?;
+/// // Queries read `runner.tree()`; `watch` serves their `?min_position=`.
+/// let stop = tokio_util::sync::CancellationToken::new();
+/// let following = tokio::spawn(runner.run(stop.clone()));
+/// stop.cancel();
+/// following.await??;
+/// # log.close().await;
+/// # Ok(()) }
+/// ```
 pub struct ProjectionRunner<P: Projection> {
     log: EventLog,
     projection: Arc<P>,
