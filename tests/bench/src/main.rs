@@ -6,14 +6,16 @@
 //! ```
 //!
 //! `raw=-` where there is no raw limit to compare with. Run it in release mode:
-//! `cargo run --release -p circlemade-bench -- log`. The `bus` suite starts a
-//! nats-server of its own, which `deploy/setup.sh` installs where it is missing.
+//! `cargo run --release -p circlemade-bench -- log`. The `bus` and `system` suites
+//! start a nats-server of their own, which `deploy/setup.sh` installs where it is
+//! missing.
 
 #![forbid(unsafe_code)]
 
 mod bus_suite;
 mod figure;
 mod log_suite;
+mod system_suite;
 
 use clap::{Parser, ValueEnum};
 
@@ -44,6 +46,8 @@ enum Suite {
     Log,
     /// The bus, on a real nats-server: the outbox relay (P2) and the inbox (P3).
     Bus,
+    /// The services over HTTP, on a real nats-server: membership commands (P6).
+    System,
     /// Every suite above.
     All,
 }
@@ -66,12 +70,19 @@ fn main() -> anyhow::Result<()> {
         dir: scratch.path().to_owned(),
         events: args.bus_events,
     };
+    let system = system_suite::Options {
+        dir: scratch.path().to_owned(),
+        duration: std::time::Duration::from_secs_f64(args.seconds),
+    };
     runtime.block_on(async {
         if matches!(args.suite, Suite::Log | Suite::All) {
             log_suite::run(&log).await?;
         }
         if matches!(args.suite, Suite::Bus | Suite::All) {
             bus_suite::run(&bus).await?;
+        }
+        if matches!(args.suite, Suite::System | Suite::All) {
+            system_suite::run(&system).await?;
         }
         anyhow::Ok(())
     })
