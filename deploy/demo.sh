@@ -98,8 +98,14 @@ wait_ready() {
     done
 }
 
+# True when nothing listens on port $1 (a port left in TIME_WAIT by a run just stopped
+# is free: the servers bind with SO_REUSEADDR too).
 port_free() {
-    "$python" -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
+    "$python" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
 }
 
 # --- 1. what is missing ---------------------------------------------------------------
