@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
@@ -74,3 +75,33 @@ def test_the_kpi_table_shows_actual_target_and_the_files_figure():
     assert lines[2].split() == ["members", "56", "51", "met", "56"]
     assert lines[3].split() == ["trainings", "1", "2", "NOT", "met", "2", "(differs!)"]
     assert lines[4].split() == ["working_groups", "3", "-", "no", "target", "3"]
+
+
+def test_the_report_waits_for_reporting_then_prints_the_kpis_the_file_gives(system, tmp_path):
+    if not harness.binary("reporting").exists():
+        pytest.skip(f"{harness.binary('reporting')} is not built (tests/run.sh builds it with cargo test --workspace)")
+    system.start("reporting")
+    positions = tmp_path / "positions.json"
+    loaded = subprocess.run(
+        [sys.executable, str(LOADER), "--membership", system.urls["membership"], "--events", system.urls["events"],
+         "--token", harness.COORDINATOR, "--positions-file", str(positions)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr + loaded.stdout
+    # Straight after the load: the report must wait for reporting itself.
+    printed = subprocess.run(
+        [sys.executable, str(harness.ROOT / "deploy" / "programme" / "report.py"),
+         "--positions-file", str(positions), "--membership", system.urls["membership"],
+         "--events", system.urls["events"], "--reporting", system.urls["reporting"],
+         "--nats-monitor", system.nats_monitor, "--token", harness.ANALYST],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr + printed.stdout
+    rows = {line.split()[0]: line.split()[1:] for line in printed.stdout.splitlines()[4:]}
+    with (harness.ROOT / "deploy" / "programme" / "programme-2018.toml").open("rb") as file:
+        figures = tomllib.load(file)["expected"]
+    expected = {kpi: (actual, figures["targets"][kpi]) for kpi, actual in figures["kpis"].items()}
+    assert set(rows) == set(expected)
+    for kpi, (actual, target) in expected.items():
+        assert rows[kpi] == [str(actual), str(target), "met", str(actual)], printed.stdout
+    assert "differs" not in printed.stdout
