@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use circlemade_contracts::activity::{ActivityEvent, ActivityId};
 use circlemade_contracts::membership::{MemberId, MemberStatus};
-use circlemade_contracts::{CloudEvent, EventContext, TypedEvent};
+use circlemade_contracts::{EventId, TypedEvent};
 use circlemade_eventlog::EventLog;
 use circlemade_kit::{
     Aggregate, CommandError, CommandExecutor, CommandIds, CommandRequest, Executed,
@@ -24,7 +24,7 @@ use circlemade_kit::{
 use uuid::Uuid;
 
 use crate::domain::{Activity, Command, Departure, DomainError, NewActivity};
-use crate::projections::ReadModels;
+use crate::projections::{Cause, ReadModels};
 use crate::turns::Turns;
 
 impl Aggregate for Activity {
@@ -123,10 +123,10 @@ impl Activities {
             return Ok(status);
         }
         let head = self.executor.log().head();
-        if self.read_models.members_position() >= head {
+        if self.read_models.position() >= head {
             return Ok(status);
         }
-        if let Err(problem) = self.read_models.members_at(head, self.wait).await {
+        if let Err(problem) = self.read_models.reached(head, self.wait).await {
             tracing::warn!(%member, code = %problem.code, "the member statuses are behind the log");
         }
         self.read_models.member_status(member).await
@@ -145,7 +145,7 @@ impl Activities {
         id: ActivityId,
         member: MemberId,
         departure: Departure,
-        cause: &CloudEvent,
+        cause: &Cause,
         seed: Uuid,
     ) -> Result<Done, CommandError<DomainError>> {
         let request = CommandRequest {
@@ -154,7 +154,7 @@ impl Activities {
                 retried: true,
             }),
             if_match: IfMatch(None),
-            context: EventContext::caused_by(cause),
+            context: cause.context(),
         };
         let command = Command::CancelMemberRegistrations {
             member_id: member,
@@ -200,9 +200,9 @@ impl Activities {
 /// `trigger` (the membership event, or a registration it must undo): a UUID v7 with the
 /// trigger's time and bits derived from both ids. The same trigger and activity always
 /// give the same event ids, which the log recognises.
-pub(crate) fn reaction_seed(trigger: &CloudEvent, activity: ActivityId) -> Uuid {
-    let digest = Uuid::new_v5(&trigger.id.0, activity.0.as_bytes());
-    let millis = trigger.id.0.get_timestamp().map_or(0, |timestamp| {
+pub(crate) fn reaction_seed(trigger: EventId, activity: ActivityId) -> Uuid {
+    let digest = Uuid::new_v5(&trigger.0, activity.0.as_bytes());
+    let millis = trigger.0.get_timestamp().map_or(0, |timestamp| {
         let (seconds, nanos) = timestamp.to_unix();
         seconds * 1000 + u64::from(nanos) / 1_000_000
     });
@@ -217,8 +217,7 @@ mod tests {
 
     use chrono::TimeZone;
     use circlemade_contracts::activity::{CancellationReason, SessionId};
-    use circlemade_contracts::membership::{MemberEvent, Withdrawn};
-    use circlemade_contracts::{EventId, decode, new_cloud_event};
+    use circlemade_contracts::decode;
     use circlemade_eventlog::{LogConfig, Position, StreamId, StreamVersion};
     use circlemade_kit::{Outcome, PositionWatch};
     use proptest::prelude::*;
@@ -226,28 +225,18 @@ mod tests {
     use super::*;
     use crate::domain::{ScheduleForm, SessionForm};
 
-    fn event(id: EventId) -> CloudEvent {
-        serde_json::from_value(serde_json::json!({
-            "specversion": "1.0", "id": id, "source": "/circlemade/membership",
-            "type": "brussels.circlemade.membership.member.withdrawn.v1",
-            "subject": format!("member/{}", MemberId::new()), "time": "2018-11-05T10:00:00Z",
-            "datacontenttype": "application/json", "data": {}
-        }))
-        .expect("a valid event")
-    }
-
     #[test]
     fn a_reaction_seed_depends_on_the_trigger_and_the_activity_only() {
-        let trigger = event(EventId::new());
+        let trigger = EventId::new();
         let (first, second) = (ActivityId::new(), ActivityId::new());
-        let seed = reaction_seed(&trigger, first);
-        assert_eq!(seed, reaction_seed(&event(trigger.id), first));
-        assert_ne!(seed, reaction_seed(&trigger, second));
-        assert_ne!(seed, reaction_seed(&event(EventId::new()), first));
+        let seed = reaction_seed(trigger, first);
+        assert_eq!(seed, reaction_seed(trigger, first));
+        assert_ne!(seed, reaction_seed(trigger, second));
+        assert_ne!(seed, reaction_seed(EventId::new(), first));
         assert_eq!(seed.get_version_num(), 7);
         assert_eq!(
             seed.get_timestamp().map(|t| t.to_unix().0),
-            trigger.id.0.get_timestamp().map(|t| t.to_unix().0)
+            trigger.0.get_timestamp().map(|t| t.to_unix().0)
         );
     }
 
@@ -261,14 +250,12 @@ mod tests {
     fn service() -> Service {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let log = EventLog::open(LogConfig::new(dir.path())).expect("a log");
-        let tree = |name: &str| {
-            (
-                log.open_tree(name).expect("a tree"),
-                PositionWatch::new(Position::START),
-            )
-        };
         let wait = Duration::from_millis(10);
-        let read_models = ReadModels::new(tree("views"), tree("members"), wait);
+        let read_models = ReadModels::new(
+            log.open_tree("model").expect("a tree"),
+            PositionWatch::new(Position::START),
+            wait,
+        );
         let activities = Activities::new(&log, ExecutorOptions::default(), read_models, wait);
         Service {
             _dir: dir,
@@ -328,15 +315,14 @@ mod tests {
             .with_ymd_and_hms(2018, 11, 5, 10, 0, 0)
             .single()
             .expect("a time");
-        let cause = new_cloud_event::<MemberEvent>(
-            leaving,
+        let cause = Cause {
+            event_id: EventId::new(),
             time,
-            Withdrawn::default(),
-            EventContext::default(),
-        )
-        .expect("an event");
-        let seed = reaction_seed(&cause, activity);
-        let react = |cause: CloudEvent, seed| async move {
+            correlationid: None,
+            traceparent: None,
+        };
+        let seed = reaction_seed(cause.event_id, activity);
+        let react = |cause: Cause, seed| async move {
             activities
                 .react(activity, leaving, Departure::Withdrawn, &cause, seed)
                 .await
@@ -354,7 +340,7 @@ mod tests {
                     && p.member_id == next
         ));
         for event in &first.events {
-            assert_eq!(event.context.causationid, Some(cause.id.to_string()));
+            assert_eq!(event.context.causationid, Some(cause.event_id.to_string()));
             assert!(event.time >= time);
         }
         let head = service.log.head();
@@ -365,14 +351,11 @@ mod tests {
         let ids = |done: &Done| done.events.iter().map(|e| e.id).collect::<Vec<_>>();
         assert_eq!(ids(&again), ids(&first));
         // Another trigger finds nothing left to cancel.
-        let other = new_cloud_event::<MemberEvent>(
-            leaving,
-            time,
-            Withdrawn::default(),
-            EventContext::default(),
-        )
-        .expect("an event");
-        let seed = reaction_seed(&other, activity);
+        let other = Cause {
+            event_id: EventId::new(),
+            ..cause
+        };
+        let seed = reaction_seed(other.event_id, activity);
         assert_eq!(react(other, seed).await.outcome, Outcome::Unchanged);
         assert_eq!(service.log.head(), head, "a reaction ran twice");
         service.log.close().await;

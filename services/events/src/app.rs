@@ -24,7 +24,7 @@ use utoipa::OpenApi;
 use crate::Config;
 use crate::activities::Activities;
 use crate::http::{self, ApiState, EventsApi};
-use crate::projections::{ActivityViews, Digests, MemberStatuses, ReadModels};
+use crate::projections::{Digests, EventsModel, ReadModels};
 use crate::reactions::Reactor;
 
 /// The name the service gives its NATS connection.
@@ -89,7 +89,7 @@ pub struct Application {
     inbox: Task,
     reactor: Task,
     relay: Task,
-    projections: Vec<Task>,
+    projection: Task,
     drain_timeout: Duration,
 }
 
@@ -154,24 +154,19 @@ impl Application {
                 Arc::clone(&inbox_metrics),
             );
 
-        let (views, views_runner) = open_projection(&log, ActivityViews).await?;
-        let (members, members_runner) = open_projection(&log, MemberStatuses).await?;
-        let read_models = ReadModels::new(views.clone(), members.clone(), common.query_wait());
+        let (model, runner) = open_projection(&log, EventsModel).await?;
+        let read_models = ReadModels::new(model.0.clone(), model.1.clone(), common.query_wait());
         let activities = Activities::new(
             &log,
             common.executor_options(),
             read_models.clone(),
             common.query_wait(),
         );
-        let projections = vec![
-            run_projection(views_runner, health.clone(), "activity views"),
-            run_projection(members_runner, health.clone(), "member statuses"),
-        ];
+        let projection = run_projection(runner, health.clone());
 
         let (opened, reacting) = (log.clone(), activities.clone());
         let hang = config.fault_hang_after_reaction;
-        let reactor =
-            blocking(move || Reactor::open(&opened, reacting, views, members, hang)).await??;
+        let reactor = blocking(move || Reactor::open(&opened, reacting, model, hang)).await??;
         let reactions = reactor.progress();
         let reactor = Task::spawn(|stop| reactor.run(stop));
         let relay = {
@@ -215,7 +210,7 @@ impl Application {
             inbox,
             reactor,
             relay,
-            projections,
+            projection,
             drain_timeout: common.drain_timeout(),
         })
     }
@@ -266,9 +261,7 @@ impl Application {
             );
             relay.abort();
         }
-        for projection in self.projections {
-            projection.stop().await;
-        }
+        self.projection.stop().await;
         self.log.close().await;
         tracing::info!(head = self.log.head().0, "stopped");
         served
@@ -290,11 +283,9 @@ impl Internals {
         &self.log
     }
 
-    /// The position both read models reflect.
+    /// The position the read model reflects.
     pub fn read_models_position(&self) -> Position {
-        self.read_models
-            .activities_position()
-            .min(self.read_models.members_position())
+        self.read_models.position()
     }
 
     /// The last position the reactions to MEMBERSHIP have handled.
@@ -312,10 +303,10 @@ impl Internals {
         self.read_models.member_status(member).await
     }
 
-    /// The SHA-256 of each read model as it is, and of the same rebuilt from scratch
-    /// from the log: equal when the read models are caught up and live updating agrees
-    /// with a rebuild byte for byte.
-    pub async fn read_model_digests(&self) -> Result<Vec<Digests>, Problem> {
+    /// The SHA-256 of the read model as it is (member statuses included), and of the
+    /// same rebuilt from scratch from the log: equal when the read model is caught up
+    /// and live updating agrees with a rebuild byte for byte.
+    pub async fn read_model_digests(&self) -> Result<Digests, Problem> {
         self.read_models.digests(&self.log).await
     }
 }
@@ -334,15 +325,11 @@ async fn open_projection<P: Projection>(
     Ok(((runner.tree().clone(), watch), runner))
 }
 
-/// Follows the log with a projection; one that fails makes the service unready.
-fn run_projection<P: Projection>(
-    runner: ProjectionRunner<P>,
-    health: Health,
-    name: &'static str,
-) -> Task {
+/// Follows the log with the read model; one that fails makes the service unready.
+fn run_projection<P: Projection>(runner: ProjectionRunner<P>, health: Health) -> Task {
     Task::spawn(|stop| async move {
         if let Err(error) = runner.run(stop).await {
-            health.report_fatal(format!("{name}: {error}"));
+            health.report_fatal(format!("read model: {error}"));
         }
     })
 }

@@ -1,20 +1,19 @@
 //! The reactions to MEMBERSHIP: a member suspended or withdrawn loses its registrations
 //! and places on waitlists, by the events service's own events, once.
 //!
-//! The reactor follows the service's log behind its two read models, so that it reads
-//! each event with the views and the member statuses already reflecting it, and reacts
-//! to two kinds of event:
+//! The read model finds, as it applies the log, the events that call for a reaction
+//! (see its `due` part): a member's departure, and a registration decided on the
+//! member's status just before its departure arrived. The reactor follows those, behind
+//! the read model:
 //!
-//! 1. **A departure**: the copy of a member's `suspended` or `withdrawn` event, at log
-//!    position `P`. Every activity the member stands in (registered or waitlisted), by
-//!    a standing that began before `P`, gets [`Command::CancelMemberRegistrations`]:
+//! 1. **A departure** at log position `P`: every activity the member stands in
+//!    (registered or waitlisted), by a standing that began before `P`, gets
+//!    [`Command::CancelMemberRegistrations`](crate::domain::Command::CancelMemberRegistrations):
 //!    the registration cancelled and the first waitlisted promoted into the freed
-//!    place, or nothing where the activity is completed or cancelled.
-//! 2. **A registration decided on a stale status**: a `member_registered` or
-//!    `member_waitlisted` event at position `Q` of a member whose status as of `Q` (the
-//!    member statuses keep every change with its position) is a departure. Such a
-//!    registration read the member's status just before its departure arrived, and is
-//!    cancelled the same way, as caused by that departure.
+//!    place, or nothing where the activity is completed or cancelled (the domain
+//!    decides). Standings that began after `P` are the second kind's.
+//! 2. **A registration decided on a stale status**: the registration's activity gets
+//!    the same command, as caused by the departure.
 //!
 //! Each reaction's events name the membership event as their cause (`causationid`, and
 //! its correlation) and happen at [`Activity::reaction_time`](crate::domain::Activity::reaction_time)
@@ -22,13 +21,14 @@
 //!
 //! # Exactly once
 //!
-//! - The reactor only reads the log. A redelivered or republished MEMBERSHIP message is
-//!   already in the log (the inbox dedupes on the event id) and never reaches it again.
-//! - Its cursor, the last position it has handled, is stored after the reaction's
-//!   events are durable. A crash (even `kill -9` in the middle of a departure that
-//!   touches several activities) makes it handle the same events again at the next
-//!   start, and no more.
-//! - Handled again, a reaction appends nothing new: its event ids derive from the
+//! - The reactor only reads the log's read model. A redelivered or republished
+//!   MEMBERSHIP message is already in the log (the inbox dedupes on the event id), is
+//!   not applied again, and calls for nothing new.
+//! - Its cursor, the position of the last event whose reactions are done, is stored
+//!   after their events are durable. A crash (even `kill -9` in the middle of a
+//!   departure that touches several activities) makes it carry out the same reactions
+//!   again at the next start, and no more.
+//! - Carried out again, a reaction appends nothing new: its event ids derive from the
 //!   triggering event's id and the activity's ([`reaction_seed`]), and it runs as a
 //!   retry, so the command executor finds the events the first run appended and
 //!   answers them; and where they were never appended, the member no longer stands in
@@ -36,66 +36,40 @@
 
 use std::time::Duration;
 
-use circlemade_contracts::activity::{
-    ActivityEvent, ActivityId, MemberRegistered, MemberWaitlisted,
-};
-use circlemade_contracts::membership::{MemberEvent, MemberId, MemberStatus};
-use circlemade_contracts::{CloudEvent, Decoded, EventPayload, decode};
-use circlemade_eventlog::{EventLog, LogReader, Origin, Position, RecordedEvent};
+use circlemade_eventlog::{EventLog, Position};
 use circlemade_kit::{CommandError, Outcome, PositionWatch};
 use tokio_util::sync::CancellationToken;
 
 use crate::activities::{Activities, reaction_seed};
-use crate::domain::Departure;
-use crate::projections::MemberRecord;
+use crate::projections::{DueReaction, Failure, due_in, standings_in};
 
 /// The tree that keeps the reactor's cursor.
 pub(crate) const REACTIONS_TREE: &str = "events.reactions";
 const CURSOR_KEY: &[u8] = b"cursor";
-/// Events read at once.
-const BATCH_EVENTS: usize = 1024;
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// One cancellation to run: who, where, why.
+/// One cancellation to carry out.
 #[derive(Debug)]
 struct Reaction {
-    /// The event that calls for it, whose position the cursor may pass once done.
+    /// The position of the event that calls for it.
     trigger: Position,
-    activity: ActivityId,
-    member: MemberId,
-    departure: Departure,
-    /// The membership event that caused it.
-    cause: CloudEvent,
+    activity: circlemade_contracts::activity::ActivityId,
+    due: DueReaction,
     /// The seed of its event ids.
     seed: uuid::Uuid,
 }
 
-/// Why a reading of the log failed.
-#[derive(Debug, thiserror::Error)]
-enum ReadFailure {
-    #[error("reading the log: {0}")]
-    Log(#[from] circlemade_eventlog::ReadError),
-    #[error(transparent)]
-    Models(#[from] crate::projections::Failure),
-    #[error("the event {0} that caused a departure is not in the log")]
-    MissingCause(circlemade_contracts::EventId),
-    #[error("the reading task failed: {0}")]
-    Task(String),
-}
-
-/// Follows the log and reacts. See the module docs.
+/// Follows the due reactions of the read model and carries them out. See the module
+/// docs.
 pub(crate) struct Reactor {
-    log: EventLog,
     activities: Activities,
-    views: (sled::Tree, PositionWatch),
-    members: (sled::Tree, PositionWatch),
+    /// The read model's tree and the position it reflects.
+    model: (sled::Tree, PositionWatch),
     tree: sled::Tree,
     cursor: Position,
     progress: PositionWatch,
     hang_after_reaction: bool,
-    registered_type: String,
-    waitlisted_type: String,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -107,13 +81,12 @@ impl std::fmt::Debug for Reactor {
 }
 
 impl Reactor {
-    /// The reactor of `log`, from its stored cursor, behind the activity views and the
-    /// member statuses (their trees and watches). Blocking (opens its tree).
+    /// The reactor of `log`, from its stored cursor, behind the read model (its tree and
+    /// watch). Blocking (opens its tree).
     pub(crate) fn open(
         log: &EventLog,
         activities: Activities,
-        views: (sled::Tree, PositionWatch),
-        members: (sled::Tree, PositionWatch),
+        model: (sled::Tree, PositionWatch),
         hang_after_reaction: bool,
     ) -> Result<Self, sled::Error> {
         let tree = log.open_tree(REACTIONS_TREE)?;
@@ -127,16 +100,12 @@ impl Reactor {
         // the new ones that take their positions are still to be read.
         let cursor = stored.min(log.head());
         Ok(Reactor {
-            log: log.clone(),
             activities,
-            views,
-            members,
+            model,
             tree,
             cursor,
             progress: PositionWatch::new(cursor),
             hang_after_reaction,
-            registered_type: MemberRegistered::event_type().to_string(),
-            waitlisted_type: MemberWaitlisted::event_type().to_string(),
         })
     }
 
@@ -147,11 +116,10 @@ impl Reactor {
 
     /// Reacts until `shutdown` is cancelled, retrying with a backoff after a failure.
     pub(crate) async fn run(mut self, shutdown: CancellationToken) {
-        let (mut views, mut members) = (self.views.1.subscribe(), self.members.1.subscribe());
+        let mut model = self.model.1.subscribe();
         let mut backoff = MIN_BACKOFF;
         loop {
-            views.mark_unchanged();
-            members.mark_unchanged();
+            model.mark_unchanged();
             match self.catch_up(&shutdown).await {
                 Ok(()) => backoff = MIN_BACKOFF,
                 Err(error) => {
@@ -165,54 +133,49 @@ impl Reactor {
                 }
             }
             tokio::select! {
-                changed = views.changed() => if changed.is_err() { return },
-                changed = members.changed() => if changed.is_err() { return },
+                changed = model.changed() => if changed.is_err() { return },
                 () = shutdown.cancelled() => return,
             }
         }
     }
 
-    /// Handles every event both read models reflect.
+    /// Carries out every reaction due up to the position the read model reflects.
     async fn catch_up(&mut self, shutdown: &CancellationToken) -> Result<(), String> {
-        loop {
-            let limit = self.views.1.current().min(self.members.1.current());
-            if self.cursor >= limit || shutdown.is_cancelled() {
+        let limit = self.model.1.current();
+        if self.cursor >= limit {
+            return Ok(());
+        }
+        let (tree, from) = (self.model.0.clone(), self.cursor);
+        let reactions = tokio::task::spawn_blocking(move || reactions(&tree, from, limit))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        for reaction in reactions {
+            if shutdown.is_cancelled() {
                 return Ok(());
             }
-            let batch = {
-                let reader = self.log.reader();
-                let (views, members) = (self.views.0.clone(), self.members.0.clone());
-                let types = (self.registered_type.clone(), self.waitlisted_type.clone());
-                let from = self.cursor;
-                tokio::task::spawn_blocking(move || {
-                    read_batch(&reader, &views, &members, &types, from, limit)
-                })
-                .await
-                .map_err(|e| ReadFailure::Task(e.to_string()))
-                .and_then(|read| read)
-                .map_err(|e| e.to_string())?
-            };
-            let (reactions, reached) = batch;
-            for reaction in reactions {
-                if shutdown.is_cancelled() {
-                    return Ok(());
-                }
-                // Everything before the trigger is handled.
-                self.advance(Position(reaction.trigger.0 - 1))?;
-                self.react(&reaction, shutdown).await?;
-            }
-            self.advance(reached)?;
+            // Everything before the trigger is done.
+            self.advance(Position(reaction.trigger.0 - 1))?;
+            self.react(&reaction, shutdown).await?;
         }
+        if !shutdown.is_cancelled() {
+            self.advance(limit)?;
+        }
+        Ok(())
     }
 
     async fn react(&self, reaction: &Reaction, shutdown: &CancellationToken) -> Result<(), String> {
+        let due = &reaction.due;
+        let Some(departure) = due.departure() else {
+            return Ok(());
+        };
         let done = self
             .activities
             .react(
                 reaction.activity,
-                reaction.member,
-                reaction.departure,
-                &reaction.cause,
+                due.member,
+                departure,
+                &due.cause,
                 reaction.seed,
             )
             .await;
@@ -220,8 +183,8 @@ impl Reactor {
             Ok(done) => {
                 tracing::info!(
                     activity = %reaction.activity,
-                    member = %reaction.member,
-                    cause = %reaction.cause.id,
+                    member = %due.member,
+                    cause = %due.cause.event_id,
                     events = done.events.len(),
                     outcome = ?done.outcome,
                     "reacted to a member's departure"
@@ -235,12 +198,12 @@ impl Reactor {
                 }
                 Ok(())
             }
-            // Nothing the domain refuses here is worth retrying: the activity is gone
-            // from under the index, or the command met a state it cannot change.
+            // Nothing the domain refuses here is worth retrying: the command met a
+            // state it cannot change.
             Err(CommandError::Refused(error)) => {
                 tracing::warn!(
                     activity = %reaction.activity,
-                    member = %reaction.member,
+                    member = %due.member,
                     code = error.code(),
                     %error,
                     "a departure's cancellation was refused; nothing to cancel"
@@ -249,7 +212,7 @@ impl Reactor {
             }
             Err(CommandError::Problem(problem)) => Err(format!(
                 "cancelling the registration of {} to {}: {} {}",
-                reaction.member,
+                due.member,
                 reaction.activity,
                 problem.code,
                 problem.detail.as_deref().unwrap_or("")
@@ -257,7 +220,7 @@ impl Reactor {
         }
     }
 
-    /// Stores `position` as handled, when it is further.
+    /// Stores `position` as done, when it is further.
     fn advance(&mut self, position: Position) -> Result<(), String> {
         if position <= self.cursor {
             return Ok(());
@@ -274,123 +237,180 @@ impl Reactor {
     }
 }
 
-/// The reactions the events after `from`, up to `limit` (at most a batch of them), call
-/// for, and the position reached. Blocking.
-fn read_batch(
-    reader: &LogReader,
-    views: &sled::Tree,
-    members: &sled::Tree,
-    (registered, waitlisted): &(String, String),
-    from: Position,
-    limit: Position,
-) -> Result<(Vec<Reaction>, Position), ReadFailure> {
+/// The cancellations the reactions due after `from`, up to `limit`, call for, in order.
+/// Blocking.
+fn reactions(tree: &sled::Tree, from: Position, limit: Position) -> Result<Vec<Reaction>, Failure> {
     let mut reactions = Vec::new();
-    let mut reached = from;
-    for recorded in reader.iter_from(from.next()).take(BATCH_EVENTS) {
-        let recorded = recorded?;
-        if recorded.position > limit {
-            break;
-        }
-        reached = recorded.position;
-        match recorded.origin {
-            Origin::Imported => departure(views, &recorded, &mut reactions)?,
-            Origin::Local
-                if recorded.event.event_type == *registered
-                    || recorded.event.event_type == *waitlisted =>
-            {
-                stale_registration(reader, members, &recorded, &mut reactions)?;
-            }
-            Origin::Local => {}
-        }
-    }
-    Ok((reactions, reached))
-}
-
-/// Rule 1: a departure cancels the standings that began before it.
-fn departure(
-    views: &sled::Tree,
-    recorded: &RecordedEvent,
-    reactions: &mut Vec<Reaction>,
-) -> Result<(), ReadFailure> {
-    let event = match decode::<MemberEvent>(&recorded.event) {
-        Ok(Decoded::Known(event)) => event,
-        Ok(Decoded::Unknown(_)) => return Ok(()),
-        // The inbox checked the data against its type before importing it.
-        Err(error) => {
-            tracing::warn!(%error, position = %recorded.position, "an imported event does not decode");
-            return Ok(());
-        }
-    };
-    let Some(departure) = Departure::of(&event.payload) else {
-        return Ok(());
-    };
-    let member = event.aggregate_id;
-    for (activity, since) in crate::projections::standings_in(views, member)? {
-        if since < recorded.position {
-            reactions.push(Reaction {
-                trigger: recorded.position,
+    for (trigger, due) in due_in(tree, from, limit)? {
+        match due.registration {
+            Some((activity, registration)) => reactions.push(Reaction {
+                trigger,
                 activity,
-                member,
-                departure,
-                cause: recorded.event.clone(),
-                seed: reaction_seed(&recorded.event, activity),
-            });
+                seed: reaction_seed(registration, activity),
+                due,
+            }),
+            None => {
+                // A standing that began later was decided on a stale status: it has a
+                // reaction of its own.
+                for (activity, since) in standings_in(tree, due.member)? {
+                    if since < trigger {
+                        reactions.push(Reaction {
+                            trigger,
+                            activity,
+                            seed: reaction_seed(due.cause.event_id, activity),
+                            due: due.clone(),
+                        });
+                    }
+                }
+            }
         }
     }
-    Ok(())
+    Ok(reactions)
 }
 
-/// Rule 2: a registration of a member whose status as of it is a departure.
-fn stale_registration(
-    reader: &LogReader,
-    members: &sled::Tree,
-    recorded: &RecordedEvent,
-    reactions: &mut Vec<Reaction>,
-) -> Result<(), ReadFailure> {
-    let event = match decode::<ActivityEvent>(&recorded.event) {
-        Ok(Decoded::Known(event)) => event,
-        Ok(Decoded::Unknown(_)) => return Ok(()),
-        Err(error) => {
-            tracing::warn!(%error, position = %recorded.position, "a registration does not decode");
-            return Ok(());
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::{TimeZone, Utc};
+    use circlemade_contracts::activity::{ActivityEvent, CancellationReason, SessionId};
+    use circlemade_contracts::membership::{Admitted, Applied, MemberEvent, MemberId, Suspended};
+    use circlemade_contracts::{
+        CloudEvent, Decoded, EventContext, EventPayload, decode, new_cloud_event,
+    };
+    use circlemade_eventlog::{LogConfig, RawImport, StreamId, StreamVersion};
+    use circlemade_kit::{CommandRequest, ExecutorOptions, ProjectionRunner};
+
+    use super::*;
+    use crate::domain::{Command, ScheduleForm, SessionForm};
+    use crate::projections::{EventsModel, ReadModels};
+
+    /// Copies membership events into the log, as the inbox does.
+    async fn import(log: &EventLog, events: &[CloudEvent]) {
+        let imports = events
+            .iter()
+            .map(|event| {
+                let json = serde_json::to_vec(event).expect("an event serialises");
+                RawImport::new(event, json).expect("a member subject")
+            })
+            .collect();
+        for imported in log.import_raw_batch(imports).await.expect("imported") {
+            imported.expect("each imported");
         }
-    };
-    let member = match &event.payload {
-        ActivityEvent::MemberRegistered(registered) => registered.member_id,
-        ActivityEvent::MemberWaitlisted(waitlisted) => waitlisted.member_id,
-        _ => return Ok(()),
-    };
-    let Some(record) = crate::projections::member_in(members, member)? else {
-        return Ok(());
-    };
-    let Some((departure, cause)) = departure_as_of(&record, recorded.position) else {
-        return Ok(());
-    };
-    let cause = reader
-        .get(cause)?
-        .ok_or(ReadFailure::MissingCause(cause))?
-        .event;
-    reactions.push(Reaction {
-        trigger: recorded.position,
-        activity: event.aggregate_id,
-        member,
-        departure,
-        cause,
-        seed: reaction_seed(&recorded.event, event.aggregate_id),
-    });
-    Ok(())
-}
+    }
 
-/// The departure the member's status as of `position` is, and the event that made it.
-fn departure_as_of(
-    record: &MemberRecord,
-    position: Position,
-) -> Option<(Departure, circlemade_contracts::EventId)> {
-    let change = record.as_of(position)?;
-    let departure = match change.status {
-        MemberStatus::Suspended => Departure::Suspended,
-        MemberStatus::Withdrawn => Departure::Withdrawn,
-        MemberStatus::Applied | MemberStatus::Admitted | MemberStatus::Rejected => return None,
-    };
-    Some((departure, change.event_id))
+    fn member_event(member: MemberId, payload: impl Into<MemberEvent>) -> CloudEvent {
+        let at = Utc
+            .with_ymd_and_hms(2018, 5, 1, 9, 0, 0)
+            .single()
+            .expect("a time");
+        new_cloud_event::<MemberEvent>(member, at, payload, EventContext::default())
+            .expect("an event")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_registration_decided_just_before_the_suspension_arrived_is_cancelled_once() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let log = EventLog::open(LogConfig::new(dir.path())).expect("a log");
+        let watch = PositionWatch::new(Position::START);
+        let mut runner =
+            ProjectionRunner::open(&log, EventsModel, watch.clone()).expect("the read model");
+        let wait = Duration::from_secs(5);
+        let read_models = ReadModels::new(runner.tree().clone(), watch.clone(), wait);
+        let activities = Activities::new(&log, ExecutorOptions::default(), read_models, wait);
+
+        let (stale, next) = (MemberId::new(), MemberId::new());
+        for member in [stale, next] {
+            import(
+                &log,
+                &[
+                    member_event(member, Applied::example()),
+                    member_event(member, Admitted::default()),
+                ],
+            )
+            .await;
+        }
+        let suspended = member_event(stale, Suspended::default());
+        import(&log, std::slice::from_ref(&suspended)).await;
+
+        let request = CommandRequest::default();
+        let form = ScheduleForm {
+            kind: Some("working_group".into()),
+            title: Some("Common tools".into()),
+            theme: Some("A shared inventory of reusable materials".into()),
+            year: Some(2018),
+            capacity: Some(1),
+            sessions: Some(vec![SessionForm {
+                start: Some("2018-10-04T09:00:00Z".into()),
+                end: Some("2018-10-04T12:00:00Z".into()),
+                location: Some("hub.brussels".into()),
+            }]),
+        };
+        let activity = activities
+            .schedule(&request, None, form.parse(SessionId::new).expect("valid"))
+            .await
+            .expect("scheduled")
+            .id;
+        activities
+            .execute(activity, &request, None, Command::OpenRegistration)
+            .await
+            .expect("opened");
+        // Decided on the status read before the suspension was applied.
+        for member in [stale, next] {
+            let register = Command::Register {
+                member_id: member,
+                status: Some(circlemade_contracts::membership::MemberStatus::Admitted),
+            };
+            activities
+                .execute(activity, &request, None, register)
+                .await
+                .expect("registered");
+        }
+
+        runner.catch_up().await.expect("caught up");
+        let mut reactor = Reactor::open(&log, activities, (runner.tree().clone(), watch), false)
+            .expect("the reactor");
+        let shutdown = CancellationToken::new();
+        reactor.catch_up(&shutdown).await.expect("reacted");
+        let head = log.head();
+        // Once more, as after a restart that lost the cursor: nothing new.
+        runner.catch_up().await.expect("caught up");
+        reactor.cursor = Position::START;
+        reactor.catch_up(&shutdown).await.expect("reacted again");
+        assert_eq!(log.head(), head, "a reaction ran twice");
+
+        let stream = StreamId::new(format!("activity/{activity}")).expect("a stream");
+        let events: Vec<_> = log
+            .read_stream(&stream, StreamVersion(1))
+            .await
+            .expect("the stream")
+            .into_iter()
+            .filter_map(|r| match decode::<ActivityEvent>(&r.event) {
+                Ok(Decoded::Known(typed)) => Some(typed),
+                _ => None,
+            })
+            .collect();
+        let reacted: Vec<_> = events
+            .iter()
+            .filter(|e| e.context.causationid.is_some())
+            .collect();
+        assert_eq!(reacted.len(), 2, "{events:?}");
+        assert!(matches!(
+            &reacted[0].payload,
+            ActivityEvent::RegistrationCancelled(c)
+                if c.member_id == stale && c.reason == CancellationReason::MemberSuspended
+        ));
+        assert!(matches!(
+            &reacted[1].payload,
+            ActivityEvent::WaitlistPromoted(p) if p.member_id == next
+        ));
+        for event in reacted {
+            assert_eq!(
+                event.context.causationid,
+                Some(suspended.id.to_string()),
+                "caused by the suspension"
+            );
+        }
+        log.close().await;
+    }
 }

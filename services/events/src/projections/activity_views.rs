@@ -1,24 +1,30 @@
 //! The activity views, for `GET /v1/activities` and `GET /v1/activities/{id}`, and the
-//! index of each member's registrations, which the reactions read.
+//! index of each member's standings, which the reactions read.
 //!
-//! One tree, [`TREE`], with one small record per thing, so that an event rewrites only
-//! what it changes (a registration touches a few bytes, not a document listing every
-//! member). `A` is an activity's id and `M` a member's, 16 bytes each; `P` a log
-//! position, 8 bytes big-endian, so that a scan lists in log order:
+//! One small record per thing, so that an event rewrites only what it changes (a
+//! registration writes a few dozen bytes, not a document listing every member). `A` is
+//! an activity's id and `M` a member's, 16 bytes each; `P` a log position, 8 bytes
+//! big-endian, so that a scan lists in log order:
 //!
 //! | key | value |
 //! | --- | --- |
-//! | `a` A | [`ActivityRecord`] (JSON): details, status, version, position |
+//! | `a` A | [`ActivityRecord`] (JSON): details, status, times |
+//! | `c` A | version, then position, 8 bytes each: what the `ETag` says |
 //! | `s` A session | [`SessionRecord`] (JSON), with the members who attended |
-//! | `g` A P | M + domain time: a registered member, `P` where it got its place |
-//! | `w` A P | M + domain time: a waitlisted member, `P` where it joined the waitlist |
-//! | `t` A M | `g` or `w`, then `P`: where the member stands, to find its entry |
+//! | `g` A P | M + domain time: a registered member |
+//! | `w` A P | M + domain time: a waitlisted member |
 //! | `o` A P | [`OutcomeView`] (JSON) |
-//! | `x` M A | `P` where the member's standing (registered or waitlisted) began |
+//! | `x` M A | `P`: the member stands in the activity |
 //!
-//! The `x` index lists the activities a member stands in; an activity that completes
-//! or is cancelled keeps its registrations, and so its entries (a departure then
-//! cancels nothing there, as the domain decides).
+//! `P` in `g`, `w` and `x` is where the member's standing began: its registration, or
+//! its place on the waitlist (a promotion moves the entry from `w` to `g` under the same
+//! key). That is also the order of places: a waitlist exists only while every place is
+//! taken, so no member gets a place directly while another waits, and the waitlist is
+//! promoted first come first.
+//!
+//! The `x` index lists the activities a member stands in; an activity that completes or
+//! is cancelled keeps its registrations, and so its entries (a departure then cancels
+//! nothing there, as the domain decides).
 
 use chrono::{DateTime, Utc};
 use circlemade_contracts::activity::{
@@ -26,36 +32,24 @@ use circlemade_contracts::activity::{
 };
 use circlemade_contracts::membership::MemberId;
 use circlemade_contracts::{Decoded, TypedEvent, decode};
-use circlemade_eventlog::{Origin, Position, RecordedEvent};
-use circlemade_kit::{Projection, ProjectionError, ProjectionTx};
+use circlemade_eventlog::{Position, RecordedEvent};
+use circlemade_kit::{ProjectionError, ProjectionTx};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::due::{DueReaction, cause_of, departure_of, due_key};
+use super::member_status::record_of;
+use super::{failed, get_json, key, put_json};
 use crate::domain::ActivityStatus;
 
-/// The projection's tree.
-pub(crate) const TREE: &str = "events.activity_views";
-/// Bump when a record or the keys change: the tree is then rebuilt at start.
-const FORMAT: u32 = 1;
-
 pub(crate) const ACTIVITY: u8 = b'a';
+pub(crate) const COUNTERS: u8 = b'c';
 pub(crate) const SESSION: u8 = b's';
 pub(crate) const REGISTERED: u8 = b'g';
 pub(crate) const WAITLISTED: u8 = b'w';
-const STANDING: u8 = b't';
 pub(crate) const OUTCOME: u8 = b'o';
 pub(crate) const MEMBER_INDEX: u8 = b'x';
-
-/// A key: `prefix`, then each part.
-pub(crate) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
-    key.push(prefix);
-    for part in parts {
-        key.extend_from_slice(part);
-    }
-    key
-}
 
 /// What the view of an activity holds besides its lists.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,8 +66,6 @@ pub(crate) struct ActivityRecord {
     pub(crate) status_changed_at: DateTime<Utc>,
     /// Sessions added so far: the order of the next one.
     pub(crate) sessions_added: u32,
-    pub(crate) version: u64,
-    pub(crate) position: u64,
 }
 
 /// A session as stored: its view and its place in the activity's order.
@@ -178,9 +170,10 @@ pub struct ActivityView {
 }
 
 impl ActivityView {
-    /// The view from its record and lists.
+    /// The view from its record, counters (version and position) and lists.
     pub(crate) fn assemble(
         record: ActivityRecord,
+        (version, position): (u64, u64),
         mut sessions: Vec<SessionRecord>,
         registrations: Vec<PlaceView>,
         waitlist: Vec<PlaceView>,
@@ -202,8 +195,8 @@ impl ActivityView {
             outcomes,
             scheduled_at: record.scheduled_at,
             status_changed_at: record.status_changed_at,
-            version: record.version,
-            position: record.position,
+            version,
+            position,
         }
     }
 }
@@ -236,49 +229,30 @@ pub(crate) fn decode_standing(key: &[u8], value: &[u8]) -> Option<(ActivityId, P
     ))
 }
 
-/// The projection of activity events into views and the member index.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct ActivityViews;
-
-impl Projection for ActivityViews {
-    fn tree_name(&self) -> &'static str {
-        TREE
-    }
-
-    fn format(&self) -> u32 {
-        FORMAT
-    }
-
-    fn apply(
-        &self,
-        recorded: &RecordedEvent,
-        tx: &mut ProjectionTx<'_>,
-    ) -> Result<(), ProjectionError> {
-        // Copies of other services' events are not activities.
-        if recorded.origin != Origin::Local {
-            return Ok(());
-        }
-        let event = match decode::<ActivityEvent>(&recorded.event) {
-            Ok(Decoded::Known(event)) => event,
-            // Forward compatible: a type this build does not know is skipped.
-            Ok(Decoded::Unknown(_)) => return Ok(()),
-            Err(error) => return Err(failed(recorded, error.to_string())),
-        };
-        Apply {
-            recorded,
-            event: &event,
-            tx,
-        }
-        .run()
-    }
+/// The version and position an activity's counters hold.
+pub(crate) fn decode_counters(value: &[u8]) -> Option<(u64, u64)> {
+    let version: [u8; 8] = value.get(..8)?.try_into().ok()?;
+    let position: [u8; 8] = value.get(8..16)?.try_into().ok()?;
+    Some((u64::from_be_bytes(version), u64::from_be_bytes(position)))
 }
 
-fn failed(recorded: &RecordedEvent, reason: String) -> ProjectionError {
-    ProjectionError::Apply {
-        projection: TREE,
-        position: recorded.position,
-        reason,
+/// Applies one of the service's own events.
+pub(crate) fn apply(
+    recorded: &RecordedEvent,
+    tx: &mut ProjectionTx<'_>,
+) -> Result<(), ProjectionError> {
+    let event = match decode::<ActivityEvent>(&recorded.event) {
+        Ok(Decoded::Known(event)) => event,
+        // Forward compatible: a type this build does not know is skipped.
+        Ok(Decoded::Unknown(_)) => return Ok(()),
+        Err(error) => return Err(failed(recorded, error.to_string())),
+    };
+    Apply {
+        recorded,
+        event: &event,
+        tx,
     }
+    .run()
 }
 
 /// One event applied to the tree.
@@ -294,10 +268,9 @@ impl Apply<'_, '_> {
         let a = activity.0.as_bytes().as_slice();
         let at = self.event.time;
         let position = self.recorded.position.0.to_be_bytes();
-        let record_key = key(ACTIVITY, &[a]);
-        let mut record = match &self.event.payload {
+        match &self.event.payload {
             ActivityEvent::Scheduled(scheduled) => {
-                let record = ActivityRecord {
+                let mut record = ActivityRecord {
                     id: activity,
                     kind: scheduled.kind,
                     title: scheduled.title.clone(),
@@ -309,10 +282,7 @@ impl Apply<'_, '_> {
                     scheduled_at: at,
                     status_changed_at: at,
                     sessions_added: 0,
-                    version: 0,
-                    position: 0,
                 };
-                let mut record = record;
                 for session in scheduled.sessions.as_slice() {
                     let view = SessionView {
                         session_id: session.session_id,
@@ -326,30 +296,23 @@ impl Apply<'_, '_> {
                     self.put_session(activity, record.sessions_added, view)?;
                     record.sessions_added += 1;
                 }
-                record
+                self.put_record(&record)?;
             }
-            _ => match self.get_json::<ActivityRecord>(&record_key)? {
-                Some(record) => record,
-                // An event of an activity never scheduled: nothing to show.
-                None => return Ok(()),
-            },
-        };
-        let status = |record: &mut ActivityRecord, status: ActivityStatus| {
-            record.status = status.as_str().to_owned();
-            record.status_changed_at = at;
-        };
-        match &self.event.payload {
-            ActivityEvent::Scheduled(_) => {}
-            ActivityEvent::DetailsUpdated(update) => {
+            ActivityEvent::DetailsUpdated(update) => self.update_record(|record| {
                 if let Some(title) = &update.title {
                     record.title.clone_from(title);
                 }
                 if let Some(theme) = &update.theme {
                     record.theme.clone_from(theme);
                 }
+            })?,
+            ActivityEvent::CapacityChanged(change) => {
+                self.update_record(|record| record.capacity = change.capacity.get())?;
             }
-            ActivityEvent::CapacityChanged(change) => record.capacity = change.capacity.get(),
             ActivityEvent::SessionAdded(added) => {
+                let Some(mut record) = self.record(activity)? else {
+                    return Ok(());
+                };
                 let view = SessionView {
                     session_id: added.session_id,
                     start: added.start,
@@ -361,6 +324,7 @@ impl Apply<'_, '_> {
                 };
                 self.put_session(activity, record.sessions_added, view)?;
                 record.sessions_added += 1;
+                self.put_record(&record)?;
             }
             ActivityEvent::SessionRescheduled(moved) => {
                 self.update_session(activity, moved.session_id, |view| {
@@ -375,39 +339,47 @@ impl Apply<'_, '_> {
                     view.cancellation_reason.clone_from(&cancelled.reason);
                 })?;
             }
-            ActivityEvent::RegistrationOpened(_) => {
-                status(&mut record, ActivityStatus::RegistrationOpen);
-            }
-            ActivityEvent::Completed(_) => status(&mut record, ActivityStatus::Completed),
-            ActivityEvent::Cancelled(cancelled) => {
-                status(&mut record, ActivityStatus::Cancelled);
+            ActivityEvent::RegistrationOpened(_) => self.update_record(|record| {
+                record.status = ActivityStatus::RegistrationOpen.as_str().to_owned();
+                record.status_changed_at = at;
+            })?,
+            ActivityEvent::Completed(_) => self.update_record(|record| {
+                record.status = ActivityStatus::Completed.as_str().to_owned();
+                record.status_changed_at = at;
+            })?,
+            ActivityEvent::Cancelled(cancelled) => self.update_record(|record| {
+                record.status = ActivityStatus::Cancelled.as_str().to_owned();
+                record.status_changed_at = at;
                 record.cancellation_reason.clone_from(&cancelled.reason);
-            }
+            })?,
             ActivityEvent::MemberRegistered(registered) => {
-                self.take_place(activity, registered.member_id, REGISTERED, &position)?;
+                self.take_place(activity, registered.member_id, REGISTERED)?;
             }
             ActivityEvent::MemberWaitlisted(waitlisted) => {
-                self.take_place(activity, waitlisted.member_id, WAITLISTED, &position)?;
+                self.take_place(activity, waitlisted.member_id, WAITLISTED)?;
             }
             ActivityEvent::RegistrationCancelled(cancelled) => {
                 let m = cancelled.member_id.0.as_bytes().as_slice();
-                if let Some((list, since)) = self.standing(activity, cancelled.member_id)? {
-                    self.tx.remove(key(list, &[a, &since]))?;
+                let index = key(MEMBER_INDEX, &[m, a]);
+                if let Some(since) = self.tx.get(&index)? {
+                    let registered = key(REGISTERED, &[a, &since]);
+                    if self.tx.get(&registered)?.is_some() {
+                        self.tx.remove(registered)?;
+                    } else {
+                        self.tx.remove(key(WAITLISTED, &[a, &since]))?;
+                    }
+                    self.tx.remove(index)?;
                 }
-                self.tx.remove(key(STANDING, &[a, m]))?;
-                self.tx.remove(key(MEMBER_INDEX, &[m, a]))?;
             }
             ActivityEvent::WaitlistPromoted(promoted) => {
                 let m = promoted.member_id.0.as_bytes().as_slice();
-                if let Some((WAITLISTED, since)) = self.standing(activity, promoted.member_id)? {
+                if let Some(since) = self.tx.get(&key(MEMBER_INDEX, &[m, a]))? {
                     self.tx.remove(key(WAITLISTED, &[a, &since]))?;
+                    self.tx.insert(
+                        key(REGISTERED, &[a, &since]),
+                        encode_place(promoted.member_id, at),
+                    )?;
                 }
-                self.tx.insert(
-                    key(REGISTERED, &[a, &position]),
-                    encode_place(promoted.member_id, at),
-                )?;
-                self.tx
-                    .insert(key(STANDING, &[a, m]), key(REGISTERED, &[&position]))?;
             }
             ActivityEvent::AttendanceRecorded(attendance) => {
                 self.update_session(activity, attendance.session_id, |view| {
@@ -427,52 +399,80 @@ impl Apply<'_, '_> {
                     description: outcome.description.clone(),
                     recorded_at: at,
                 };
-                self.put_json(key(OUTCOME, &[a, &position]), &view)?;
+                put_json(self.tx, self.recorded, key(OUTCOME, &[a, &position]), &view)?;
             }
         }
-        record.version = self.recorded.version.0;
-        record.position = self.recorded.position.0;
-        self.put_json(record_key, &record)
+        let mut counters = [0u8; 16];
+        counters[..8].copy_from_slice(&self.recorded.version.0.to_be_bytes());
+        counters[8..].copy_from_slice(&position);
+        self.tx.insert(key(COUNTERS, &[a]), counters.as_slice())
     }
 
-    /// Gives `member` a place in `list` (registered or waitlisted), from this event on.
+    /// Gives `member` a place in `list` (registered or waitlisted), from this event on;
+    /// and when the member's status, at this point of the log, is a departure, records
+    /// the reaction due to undo it.
     fn take_place(
         &mut self,
         activity: ActivityId,
         member: MemberId,
         list: u8,
-        position: &[u8; 8],
     ) -> Result<(), ProjectionError> {
         let a = activity.0.as_bytes().as_slice();
         let m = member.0.as_bytes().as_slice();
+        let position = self.recorded.position.0.to_be_bytes();
         self.tx.insert(
-            key(list, &[a, position]),
+            key(list, &[a, &position]),
             encode_place(member, self.event.time),
         )?;
         self.tx
-            .insert(key(STANDING, &[a, m]), key(list, &[position]))?;
-        self.tx
             .insert(key(MEMBER_INDEX, &[m, a]), position.as_slice())?;
+        let record = record_of(self.tx, self.recorded, member)?;
+        if let Some(change) = record.as_ref().and_then(|record| record.last_change())
+            && departure_of(change.status).is_some()
+        {
+            let due = DueReaction {
+                member,
+                status: change.status,
+                cause: cause_of(change),
+                registration: Some((activity, self.event.id)),
+            };
+            put_json(
+                self.tx,
+                self.recorded,
+                due_key(self.recorded.position).to_vec(),
+                &due,
+            )?;
+        }
         Ok(())
     }
 
-    /// Which list `member` is in, and the position its entry is under.
-    fn standing(
-        &self,
-        activity: ActivityId,
-        member: MemberId,
-    ) -> Result<Option<(u8, [u8; 8])>, ProjectionError> {
-        let standing = key(
-            STANDING,
-            &[activity.0.as_bytes().as_slice(), member.0.as_bytes()],
-        );
-        let Some(value) = self.tx.get(&standing)? else {
-            return Ok(None);
-        };
-        match (value.first(), value.get(1..9).map(<[u8; 8]>::try_from)) {
-            (Some(list), Some(Ok(position))) => Ok(Some((*list, position))),
-            _ => Err(failed(self.recorded, "a damaged standing entry".to_owned())),
+    fn record(&self, activity: ActivityId) -> Result<Option<ActivityRecord>, ProjectionError> {
+        get_json(
+            self.tx,
+            self.recorded,
+            &key(ACTIVITY, &[activity.0.as_bytes()]),
+        )
+    }
+
+    fn put_record(&mut self, record: &ActivityRecord) -> Result<(), ProjectionError> {
+        put_json(
+            self.tx,
+            self.recorded,
+            key(ACTIVITY, &[record.id.0.as_bytes()]),
+            record,
+        )
+    }
+
+    /// Changes the activity's record; an activity never scheduled has none to change.
+    fn update_record(
+        &mut self,
+        change: impl FnOnce(&mut ActivityRecord),
+    ) -> Result<(), ProjectionError> {
+        if let Some(mut record) = self.record(self.event.aggregate_id)? {
+            change(&mut record);
+            self.put_record(&record)?;
         }
+        Ok(())
     }
 
     fn put_session(
@@ -485,7 +485,7 @@ impl Apply<'_, '_> {
             SESSION,
             &[activity.0.as_bytes(), view.session_id.0.as_bytes()],
         );
-        self.put_json(key, &SessionRecord { order, view })
+        put_json(self.tx, self.recorded, key, &SessionRecord { order, view })
     }
 
     fn update_session(
@@ -495,28 +495,11 @@ impl Apply<'_, '_> {
         change: impl FnOnce(&mut SessionView),
     ) -> Result<(), ProjectionError> {
         let key = key(SESSION, &[activity.0.as_bytes(), session.0.as_bytes()]);
-        if let Some(mut record) = self.get_json::<SessionRecord>(&key)? {
+        if let Some(mut record) = get_json::<SessionRecord>(self.tx, self.recorded, &key)? {
             change(&mut record.view);
-            self.put_json(key, &record)?;
+            put_json(self.tx, self.recorded, key, &record)?;
         }
         Ok(())
-    }
-
-    fn get_json<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &[u8],
-    ) -> Result<Option<T>, ProjectionError> {
-        match self.tx.get(key)? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| failed(self.recorded, format!("a stored record: {e}"))),
-            None => Ok(None),
-        }
-    }
-
-    fn put_json(&mut self, key: Vec<u8>, value: &impl Serialize) -> Result<(), ProjectionError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| failed(self.recorded, e.to_string()))?;
-        self.tx.insert(key, bytes)
     }
 }
 

@@ -3,24 +3,23 @@
 //! [`MemberStatus::after`], and every change of it with the log position, id and
 //! domain time of the event that made it.
 //!
-//! Kept in the tree [`TREE`] under `m` + the member's id (16 bytes). The changes are
-//! what registration checks (the current status) and what the reactions read (the
-//! status as of a log position, and the event that caused it).
+//! Kept under `m` + the member's id (16 bytes). The current status is what registration
+//! checks; the changes are what the reactions name as their cause. A change to
+//! `suspended` or `withdrawn` also records a due reaction (`due`).
 
 use chrono::{DateTime, Utc};
 use circlemade_contracts::EventId;
 use circlemade_contracts::membership::{MemberEvent, MemberId, MemberStatus};
 use circlemade_contracts::{Decoded, decode};
-use circlemade_eventlog::{Origin, Position, RecordedEvent};
-use circlemade_kit::{Projection, ProjectionError, ProjectionTx};
+use circlemade_eventlog::RecordedEvent;
+use circlemade_kit::{ProjectionError, ProjectionTx};
 use serde::{Deserialize, Serialize};
 
-/// The projection's tree.
-pub(crate) const TREE: &str = "events.member_status";
-/// Bump when [`MemberRecord`] or the keys change: the tree is then rebuilt at start.
-const FORMAT: u32 = 1;
+use super::due::{DueReaction, cause_of, departure_of, due_key};
+use super::{failed, put_json};
+
 /// Prefix of the member keys.
-const MEMBER_PREFIX: u8 = b'm';
+pub(crate) const MEMBER: u8 = b'm';
 
 /// One change of a member's status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +32,10 @@ pub(crate) struct StatusChange {
     pub(crate) event_id: EventId,
     /// When it happened in the domain.
     pub(crate) time: DateTime<Utc>,
+    /// Its correlation id, carried on by the reactions to it.
+    pub(crate) correlationid: Option<String>,
+    /// Its trace context, carried on by the reactions to it.
+    pub(crate) traceparent: Option<String>,
 }
 
 /// What the service knows of one member: its changes of status, oldest first.
@@ -47,79 +50,73 @@ impl MemberRecord {
         self.changes.last().map(|change| change.status)
     }
 
-    /// The last change at or before log position `position`: the member's status as a
-    /// command appended there would have had to see it.
-    pub(crate) fn as_of(&self, position: Position) -> Option<&StatusChange> {
-        self.changes
-            .iter()
-            .rev()
-            .find(|change| change.position <= position.0)
+    /// The change that set the current status.
+    pub(crate) fn last_change(&self) -> Option<&StatusChange> {
+        self.changes.last()
     }
 }
 
 /// The key of a member's record.
 pub(crate) fn member_key(member: MemberId) -> [u8; 17] {
     let mut key = [0u8; 17];
-    key[0] = MEMBER_PREFIX;
+    key[0] = MEMBER;
     key[1..].copy_from_slice(member.0.as_bytes());
     key
 }
 
-/// The projection of the inbox's MEMBERSHIP copies into [`MemberRecord`]s.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct MemberStatuses;
-
-impl Projection for MemberStatuses {
-    fn tree_name(&self) -> &'static str {
-        TREE
+/// The record of `member` as the events before this one left it.
+pub(crate) fn record_of(
+    tx: &ProjectionTx<'_>,
+    recorded: &RecordedEvent,
+    member: MemberId,
+) -> Result<Option<MemberRecord>, ProjectionError> {
+    match tx.get(&member_key(member))? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| failed(recorded, format!("a stored member record: {e}"))),
+        None => Ok(None),
     }
+}
 
-    fn format(&self) -> u32 {
-        FORMAT
+/// Applies a copy of a MEMBERSHIP event.
+pub(crate) fn apply(
+    recorded: &RecordedEvent,
+    tx: &mut ProjectionTx<'_>,
+) -> Result<(), ProjectionError> {
+    let event = match decode::<MemberEvent>(&recorded.event) {
+        Ok(Decoded::Known(event)) => event,
+        // Forward compatible: a type this build does not know is skipped.
+        Ok(Decoded::Unknown(_)) => return Ok(()),
+        Err(error) => return Err(failed(recorded, error.to_string())),
+    };
+    let member = event.aggregate_id;
+    let mut record = record_of(tx, recorded, member)?.unwrap_or_default();
+    let current = record.current();
+    let Some(after) = MemberStatus::after(current, &event.payload) else {
+        return Ok(());
+    };
+    if Some(after) == current {
+        return Ok(());
     }
-
-    fn apply(
-        &self,
-        recorded: &RecordedEvent,
-        tx: &mut ProjectionTx<'_>,
-    ) -> Result<(), ProjectionError> {
-        // The service's own events say nothing of members' status.
-        if recorded.origin != Origin::Imported {
-            return Ok(());
-        }
-        let failed = |reason: String| ProjectionError::Apply {
-            projection: TREE,
-            position: recorded.position,
-            reason,
-        };
-        let event = match decode::<MemberEvent>(&recorded.event) {
-            Ok(Decoded::Known(event)) => event,
-            // Forward compatible: a type this build does not know is skipped.
-            Ok(Decoded::Unknown(_)) => return Ok(()),
-            Err(error) => return Err(failed(error.to_string())),
-        };
-        let key = member_key(event.aggregate_id);
-        let mut record = match tx.get(&key)? {
-            Some(bytes) => serde_json::from_slice::<MemberRecord>(&bytes)
-                .map_err(|e| failed(format!("stored record: {e}")))?,
-            None => MemberRecord::default(),
-        };
-        let current = record.current();
-        let Some(after) = MemberStatus::after(current, &event.payload) else {
-            return Ok(());
-        };
-        if Some(after) == current {
-            return Ok(());
-        }
-        record.changes.push(StatusChange {
+    let change = StatusChange {
+        status: after,
+        position: recorded.position.0,
+        event_id: event.id,
+        time: event.time,
+        correlationid: event.context.correlationid.clone(),
+        traceparent: event.context.traceparent.clone(),
+    };
+    if departure_of(after).is_some() {
+        let due = DueReaction {
+            member,
             status: after,
-            position: recorded.position.0,
-            event_id: event.id,
-            time: event.time,
-        });
-        let bytes = serde_json::to_vec(&record).map_err(|e| failed(e.to_string()))?;
-        tx.insert(key, bytes)
+            cause: cause_of(&change),
+            registration: None,
+        };
+        put_json(tx, recorded, due_key(recorded.position).to_vec(), &due)?;
     }
+    record.changes.push(change);
+    put_json(tx, recorded, member_key(member).to_vec(), &record)
 }
 
 #[cfg(test)]
@@ -132,11 +129,13 @@ mod tests {
             position,
             event_id: EventId::new(),
             time: Utc::now(),
+            correlationid: None,
+            traceparent: None,
         }
     }
 
     #[test]
-    fn the_status_as_of_a_position_is_the_last_change_at_or_before_it() {
+    fn the_current_status_is_the_last_change() {
         let record = MemberRecord {
             changes: vec![
                 change(MemberStatus::Applied, 3),
@@ -145,19 +144,7 @@ mod tests {
             ],
         };
         assert_eq!(record.current(), Some(MemberStatus::Suspended));
-        assert_eq!(record.as_of(Position(2)), None);
-        assert_eq!(
-            record.as_of(Position(5)).map(|c| c.status),
-            Some(MemberStatus::Admitted)
-        );
-        assert_eq!(
-            record.as_of(Position(8)).map(|c| c.status),
-            Some(MemberStatus::Admitted)
-        );
-        assert_eq!(
-            record.as_of(Position(100)).map(|c| c.status),
-            Some(MemberStatus::Suspended)
-        );
+        assert_eq!(record.last_change().map(|c| c.position), Some(9));
         assert_eq!(MemberRecord::default().current(), None);
     }
 }

@@ -1,31 +1,117 @@
-//! The read models of the events service, built from its log by the kit's
-//! [`ProjectionRunner`](circlemade_kit::ProjectionRunner), and the queries over them:
+//! The read model of the events service, built from its log by the kit's
+//! [`ProjectionRunner`](circlemade_kit::ProjectionRunner), and the queries over it.
 //!
+//! One projection, [`EventsModel`], in one tree ([`TREE`]), so that one reading of the
+//! log serves all of it, and so that each part sees the others exactly as of the event
+//! it applies:
+//!
+//! - `member_status`: the members' status, from the copies of MEMBERSHIP events the
+//!   inbox keeps in the log (`m` keys);
 //! - `activity_views`: the activities with their sessions, registrations, waitlists and
-//!   outcomes, and each member's registrations;
-//! - `member_status`: the members' status, from the MEMBERSHIP events the inbox copied
-//!   into the log.
+//!   outcomes, and each member's standings (`a`, `c`, `s`, `g`, `w`, `o`, `x` keys);
+//! - `due`: the reactions the log calls for, found as the events are applied (`r` keys).
 //!
-//! Each has its own [`PositionWatch`]: queries wait on the activities' for their
-//! `min_position`; registration and the reactions on the members'.
+//! Queries wait on the model's [`PositionWatch`] for their `min_position`.
 
 mod activity_views;
+mod due;
 mod member_status;
 
 use std::time::Duration;
 
 use circlemade_contracts::activity::{ActivityId, ActivityKind};
 use circlemade_contracts::membership::{MemberId, MemberStatus};
-use circlemade_eventlog::{EventLog, Position};
-use circlemade_kit::{MinPosition, PositionWatch, Problem, rebuild, tree_digest};
+use circlemade_eventlog::{EventLog, Origin, Position, RecordedEvent};
+use circlemade_kit::{
+    MinPosition, PositionWatch, Problem, Projection, ProjectionError, ProjectionTx, rebuild,
+    tree_digest,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-pub(crate) use activity_views::ActivityViews;
 use activity_views::{
-    ACTIVITY, ActivityRecord, MEMBER_INDEX, OUTCOME, REGISTERED, SESSION, SessionRecord,
-    WAITLISTED, decode_place, decode_standing, key,
+    ACTIVITY, ActivityRecord, COUNTERS, MEMBER_INDEX, OUTCOME, REGISTERED, SESSION, SessionRecord,
+    WAITLISTED, decode_counters, decode_place, decode_standing,
 };
 pub use activity_views::{ActivityView, OutcomeView, PlaceView, SessionView};
-pub(crate) use member_status::{MemberRecord, MemberStatuses};
+pub(crate) use due::{Cause, DueReaction};
+use due::{due_key, position_of};
+use member_status::{MemberRecord, member_key};
+
+/// The read model's tree.
+pub(crate) const TREE: &str = "events.read_model";
+/// Bump when a record or the keys change: the tree is then rebuilt at start.
+const FORMAT: u32 = 1;
+
+/// The projection of the service's log: its own events into the activity views, the
+/// copies of MEMBERSHIP into the member statuses, and both into the reactions due.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct EventsModel;
+
+impl Projection for EventsModel {
+    fn tree_name(&self) -> &'static str {
+        TREE
+    }
+
+    fn format(&self) -> u32 {
+        FORMAT
+    }
+
+    fn apply(
+        &self,
+        recorded: &RecordedEvent,
+        tx: &mut ProjectionTx<'_>,
+    ) -> Result<(), ProjectionError> {
+        match recorded.origin {
+            Origin::Local => activity_views::apply(recorded, tx),
+            Origin::Imported => member_status::apply(recorded, tx),
+        }
+    }
+}
+
+/// A key: `prefix`, then each part.
+pub(crate) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    key.push(prefix);
+    for part in parts {
+        key.extend_from_slice(part);
+    }
+    key
+}
+
+/// Why applying `recorded` failed.
+pub(crate) fn failed(recorded: &RecordedEvent, reason: String) -> ProjectionError {
+    ProjectionError::Apply {
+        projection: TREE,
+        position: recorded.position,
+        reason,
+    }
+}
+
+/// The JSON record under `key`, as the events before `recorded` left it.
+pub(crate) fn get_json<T: DeserializeOwned>(
+    tx: &ProjectionTx<'_>,
+    recorded: &RecordedEvent,
+    key: &[u8],
+) -> Result<Option<T>, ProjectionError> {
+    match tx.get(key)? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| failed(recorded, format!("a stored record: {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// Stores `value` as JSON under `key`.
+pub(crate) fn put_json(
+    tx: &mut ProjectionTx<'_>,
+    recorded: &RecordedEvent,
+    key: Vec<u8>,
+    value: &impl Serialize,
+) -> Result<(), ProjectionError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| failed(recorded, e.to_string()))?;
+    tx.insert(key, bytes)
+}
 
 /// Which activities a list shows: all conditions given must hold.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,7 +129,7 @@ impl ActivityFilter {
     }
 }
 
-/// The digests of one read model: as it is, and rebuilt from scratch from the log.
+/// The digests of the read model: as it is, and rebuilt from scratch from the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Digests {
     /// The tree's name.
@@ -54,74 +140,57 @@ pub struct Digests {
     pub rebuilt: [u8; 32],
 }
 
-/// The queries over the read models. Cheap to clone.
+/// The queries over the read model. Cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct ReadModels {
-    activities: sled::Tree,
-    activities_watch: PositionWatch,
-    members: sled::Tree,
-    members_watch: PositionWatch,
+    tree: sled::Tree,
+    watch: PositionWatch,
     wait: Duration,
 }
 
 impl ReadModels {
-    /// Queries over the two trees, which their projections keep at their watches'
-    /// positions; a query waits at most `wait` for its `min_position`.
-    pub(crate) fn new(
-        activities: (sled::Tree, PositionWatch),
-        members: (sled::Tree, PositionWatch),
-        wait: Duration,
-    ) -> Self {
-        ReadModels {
-            activities: activities.0,
-            activities_watch: activities.1,
-            members: members.0,
-            members_watch: members.1,
-            wait,
-        }
+    /// Queries over `tree`, which the projection keeps at `watch`'s position; a query
+    /// waits at most `wait` for its `min_position`.
+    pub(crate) fn new(tree: sled::Tree, watch: PositionWatch, wait: Duration) -> Self {
+        ReadModels { tree, watch, wait }
     }
 
-    /// The position the activity views reflect.
-    pub(crate) fn activities_position(&self) -> Position {
-        self.activities_watch.current()
+    /// The position the read model reflects.
+    pub(crate) fn position(&self) -> Position {
+        self.watch.current()
     }
 
-    /// The position the member statuses reflect.
-    pub(crate) fn members_position(&self) -> Position {
-        self.members_watch.current()
-    }
-
-    /// Waits (at most `within`) until the member statuses reflect `position`.
-    pub(crate) async fn members_at(
+    /// Waits (at most `within`) until the read model reflects `position`.
+    pub(crate) async fn reached(
         &self,
         position: Position,
         within: Duration,
     ) -> Result<Position, Problem> {
-        self.members_watch.wait_for(position, within).await
+        self.watch.wait_for(position, within).await
     }
 
-    /// The view of `activity` once the views have reached `min`.
+    /// The view of `activity` once the read model has reached `min`.
     pub(crate) async fn activity(
         &self,
         activity: ActivityId,
         min: MinPosition,
     ) -> Result<Option<ActivityView>, Problem> {
-        self.activities_watch.wait_for(min, self.wait).await?;
-        let tree = self.activities.clone();
+        self.watch.wait_for(min, self.wait).await?;
+        let tree = self.tree.clone();
         blocking(move || read_view(&tree, activity)).await
     }
 
     /// The views that pass `filter`, in the order the activities were scheduled, once
-    /// the views have reached `min`; with the position the list reflects.
+    /// the read model has reached `min`; with the position the list reflects.
     pub(crate) async fn activities(
         &self,
         filter: ActivityFilter,
         min: MinPosition,
     ) -> Result<(Vec<ActivityView>, Position), Problem> {
-        self.activities_watch.wait_for(min, self.wait).await?;
+        self.watch.wait_for(min, self.wait).await?;
         // Read before the scan: the list reflects at least this position.
-        let position = self.activities_watch.current();
-        let tree = self.activities.clone();
+        let position = self.watch.current();
+        let tree = self.tree.clone();
         let views = blocking(move || {
             let mut ids = Vec::new();
             for entry in tree.scan_prefix([ACTIVITY]) {
@@ -143,50 +212,39 @@ impl ReadModels {
         Ok((views, position))
     }
 
-    /// The current status of `member`, as the member statuses have it now.
+    /// The current status of `member`, as the read model has it now.
     pub(crate) async fn member_status(
         &self,
         member: MemberId,
     ) -> Result<Option<MemberStatus>, Problem> {
         // A point lookup in a tree mostly in memory: not worth a blocking thread.
-        read_member(&self.members, member)
+        read_member(&self.tree, member)
             .map(|record| record.and_then(|record| record.current()))
             .map_err(|e| Problem::internal(&e))
     }
 
-    /// The digests of both read models, live and rebuilt from scratch from `log` in a
+    /// The digests of the read model, live and rebuilt from scratch from `log` in a
     /// temporary database: equal when live updating and a rebuild agree byte for byte.
-    /// Call it when the read models have caught up with the log.
-    pub(crate) async fn digests(&self, log: &EventLog) -> Result<Vec<Digests>, Problem> {
-        let (activities, members) = (self.activities.clone(), self.members.clone());
+    /// Call it when the read model has caught up with the log.
+    pub(crate) async fn digests(&self, log: &EventLog) -> Result<Digests, Problem> {
+        let tree = self.tree.clone();
         let reader = log.reader();
         blocking(move || {
             let scratch = sled::Config::new().temporary(true).open()?;
-            let mut digests = Vec::new();
-            let rebuilt = scratch.open_tree(activity_views::TREE)?;
-            rebuild(&reader, &ActivityViews, &rebuilt)
-                .map_err(|e| Failure::Other(e.to_string()))?;
-            digests.push(Digests {
-                tree: activity_views::TREE,
-                live: tree_digest(&activities)?,
+            let rebuilt = scratch.open_tree(TREE)?;
+            rebuild(&reader, &EventsModel, &rebuilt).map_err(|e| Failure::Other(e.to_string()))?;
+            Ok(Digests {
+                tree: TREE,
+                live: tree_digest(&tree)?,
                 rebuilt: tree_digest(&rebuilt)?,
-            });
-            let rebuilt = scratch.open_tree(member_status::TREE)?;
-            rebuild(&reader, &MemberStatuses, &rebuilt)
-                .map_err(|e| Failure::Other(e.to_string()))?;
-            digests.push(Digests {
-                tree: member_status::TREE,
-                live: tree_digest(&members)?,
-                rebuilt: tree_digest(&rebuilt)?,
-            });
-            Ok(digests)
+            })
         })
         .await
     }
 }
 
-/// The activities `member` stands in, with the position where each standing began, in
-/// the activity views' tree. Blocking.
+/// The activities `member` stands in, with the position where each standing began.
+/// Blocking.
 pub(crate) fn standings_in(
     tree: &sled::Tree,
     member: MemberId,
@@ -201,32 +259,48 @@ pub(crate) fn standings_in(
     Ok(standings)
 }
 
-/// What the member statuses' tree holds of `member`.
-pub(crate) fn member_in(
+/// The reactions due for the events after `after`, up to `up_to`, with the position of
+/// the event that calls for each, in log order. Blocking.
+pub(crate) fn due_in(
     tree: &sled::Tree,
-    member: MemberId,
-) -> Result<Option<MemberRecord>, Failure> {
-    read_member(tree, member)
+    after: Position,
+    up_to: Position,
+) -> Result<Vec<(Position, DueReaction)>, Failure> {
+    let mut due = Vec::new();
+    if after >= up_to {
+        return Ok(due);
+    }
+    for entry in tree.range(due_key(after.next())..=due_key(up_to)) {
+        let (key, value) = entry?;
+        let position =
+            position_of(&key).ok_or_else(|| Failure::Other("a damaged due reaction key".into()))?;
+        due.push((position, serde_json::from_slice(&value)?));
+    }
+    Ok(due)
 }
 
 fn read_member(tree: &sled::Tree, member: MemberId) -> Result<Option<MemberRecord>, Failure> {
-    tree.get(member_status::member_key(member))?
+    tree.get(member_key(member))?
         .map(|bytes| serde_json::from_slice::<MemberRecord>(&bytes))
         .transpose()
         .map_err(Failure::from)
 }
 
-/// The view of one activity, its record and lists read consistently: when the record
-/// changed while the lists were read, they are read again. Blocking.
+/// The view of one activity, its record, counters and lists read consistently: when the
+/// counters changed while the rest was read, it is read again. Blocking.
 fn read_view(tree: &sled::Tree, activity: ActivityId) -> Result<Option<ActivityView>, Failure> {
     let a = activity.0.as_bytes().as_slice();
-    let record_key = key(ACTIVITY, &[a]);
+    let counters_key = key(COUNTERS, &[a]);
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let Some(before) = tree.get(&record_key)? else {
+        let Some(before) = tree.get(&counters_key)? else {
             return Ok(None);
         };
+        let Some(record) = tree.get(key(ACTIVITY, &[a]))? else {
+            return Ok(None);
+        };
+        let record: ActivityRecord = serde_json::from_slice(&record)?;
         let mut sessions = Vec::new();
         for entry in tree.scan_prefix(key(SESSION, &[a])) {
             let (_, bytes) = entry?;
@@ -250,16 +324,17 @@ fn read_view(tree: &sled::Tree, activity: ActivityId) -> Result<Option<ActivityV
             let (_, bytes) = entry?;
             outcomes.push(serde_json::from_slice::<OutcomeView>(&bytes)?);
         }
-        let after = tree.get(&record_key)?;
-        // Each event rewrites the record (its version): an unchanged record means no
-        // event was applied in between. A busy activity may keep changing; after a few
-        // attempts the last reading is as good as any.
-        if after.as_ref() != Some(&before) && attempts < 5 {
+        // Every event rewrites the counters: unchanged counters mean no event was
+        // applied in between. A busy activity may keep changing; after a few attempts
+        // the last reading is as good as any.
+        if tree.get(&counters_key)?.as_ref() != Some(&before) && attempts < 5 {
             continue;
         }
-        let record: ActivityRecord = serde_json::from_slice(&after.unwrap_or(before))?;
+        let counters = decode_counters(&before)
+            .ok_or_else(|| Failure::Other("damaged activity counters".into()))?;
         return Ok(Some(ActivityView::assemble(
             record,
+            counters,
             sessions,
             registrations,
             waitlist,
@@ -271,11 +346,11 @@ fn read_view(tree: &sled::Tree, activity: ActivityId) -> Result<Option<ActivityV
 /// What a blocking query can run into.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Failure {
-    #[error("read models: {0}")]
+    #[error("read model: {0}")]
     Storage(#[from] sled::Error),
-    #[error("read models: a stored record does not decode: {0}")]
+    #[error("read model: a stored record does not decode: {0}")]
     Decode(#[from] serde_json::Error),
-    #[error("read models: {0}")]
+    #[error("read model: {0}")]
     Other(String),
 }
 
