@@ -103,6 +103,13 @@ impl PositionWatch {
         self.sender.subscribe()
     }
 
+    /// Whether a query is waiting (through [`PositionWatch::wait_for`], or anyone
+    /// holding a receiver): a projection then applies what it has at once rather than
+    /// gathering more events first.
+    pub fn is_awaited(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+
     /// Waits until the read models reach `min`, at most `max_wait`. Without a minimum
     /// it answers at once. Gives the position reached, or 503 `position_not_reached`
     /// with the `current_position` and a `Retry-After`.
@@ -165,6 +172,16 @@ mod tests {
             assert_eq!(problem.code, "malformed_query", "{bad}");
             assert_eq!(problem.errors[0].field, "min_position");
         }
+    }
+
+    #[test]
+    fn a_watch_knows_whether_a_query_waits() {
+        let watch = PositionWatch::new(Position(1));
+        assert!(!watch.is_awaited());
+        let waiting = watch.subscribe();
+        assert!(watch.is_awaited());
+        drop(waiting);
+        assert!(!watch.is_awaited());
     }
 
     #[test]
