@@ -47,6 +47,8 @@ use crate::projections::{DueReaction, Failure, due_in, standings_in};
 pub(crate) const REACTIONS_TREE: &str = "events.reactions";
 const CURSOR_KEY: &[u8] = b"cursor";
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
+/// How often the reactor looks whether the read model has caught up with the log.
+const POLL: Duration = Duration::from_millis(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// One cancellation to carry out.
@@ -63,6 +65,7 @@ struct Reaction {
 /// Follows the due reactions of the read model and carries them out. See the module
 /// docs.
 pub(crate) struct Reactor {
+    log: EventLog,
     activities: Activities,
     /// The read model's tree and the position it reflects.
     model: (sled::Tree, PositionWatch),
@@ -100,6 +103,7 @@ impl Reactor {
         // the new ones that take their positions are still to be read.
         let cursor = stored.min(log.head());
         Ok(Reactor {
+            log: log.clone(),
             activities,
             model,
             tree,
@@ -115,11 +119,23 @@ impl Reactor {
     }
 
     /// Reacts until `shutdown` is cancelled, retrying with a backoff after a failure.
+    ///
+    /// It follows the log's head, and then the read model up to it. It holds no
+    /// receiver of the read model's watch, which would count as a query waiting and
+    /// keep the projection from gathering events for a few milliseconds: it looks at
+    /// the model's position every [`POLL`] until the model has caught up.
     pub(crate) async fn run(mut self, shutdown: CancellationToken) {
-        let mut model = self.model.1.subscribe();
+        let mut head = self.log.subscribe();
         let mut backoff = MIN_BACKOFF;
         loop {
-            model.mark_unchanged();
+            head.mark_unchanged();
+            let target = self.log.head();
+            while self.model.1.current() < target {
+                tokio::select! {
+                    () = tokio::time::sleep(POLL) => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
             match self.catch_up(&shutdown).await {
                 Ok(()) => backoff = MIN_BACKOFF,
                 Err(error) => {
@@ -133,7 +149,7 @@ impl Reactor {
                 }
             }
             tokio::select! {
-                changed = model.changed() => if changed.is_err() { return },
+                changed = head.changed() => if changed.is_err() { return },
                 () = shutdown.cancelled() => return,
             }
         }
@@ -150,16 +166,20 @@ impl Reactor {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
+        let reacted = !reactions.is_empty();
         for reaction in reactions {
             if shutdown.is_cancelled() {
                 return Ok(());
             }
             // Everything before the trigger is done.
-            self.advance(Position(reaction.trigger.0 - 1))?;
+            self.advance(Position(reaction.trigger.0 - 1), true)?;
             self.react(&reaction, shutdown).await?;
         }
         if !shutdown.is_cancelled() {
-            self.advance(limit)?;
+            // Without reactions there is nothing to redo: the cursor is stored with the
+            // next ones. Should a crash come first, the reactor reads those events'
+            // due reactions again, which are none.
+            self.advance(limit, reacted)?;
         }
         Ok(())
     }
@@ -220,17 +240,19 @@ impl Reactor {
         }
     }
 
-    /// Stores `position` as done, when it is further.
-    fn advance(&mut self, position: Position) -> Result<(), String> {
+    /// Moves the cursor to `position`, when it is further; stores it when `store`.
+    fn advance(&mut self, position: Position, store: bool) -> Result<(), String> {
         if position <= self.cursor {
             return Ok(());
         }
-        // Written after the reactions before it are durable; it becomes durable with the
-        // log's next flush, and if a crash loses it, the reactions run again, appending
-        // nothing.
-        self.tree
-            .insert(CURSOR_KEY, &position.0.to_be_bytes())
-            .map_err(|e| format!("storing the reactions cursor: {e}"))?;
+        if store {
+            // Written after the reactions before it are durable; it becomes durable with
+            // the log's next flush, and if a crash loses it, the reactions run again,
+            // appending nothing.
+            self.tree
+                .insert(CURSOR_KEY, &position.0.to_be_bytes())
+                .map_err(|e| format!("storing the reactions cursor: {e}"))?;
+        }
         self.cursor = position;
         self.progress.advance(position);
         Ok(())
