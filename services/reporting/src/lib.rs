@@ -10,7 +10,9 @@
 //! # Guarantees
 //!
 //! - **Deterministic (DESIGN.md guarantee 5).** The state is a function of each
-//!   aggregate's own events in their stream order. Facts that join the two streams (a
+//!   aggregate's own events in their stream order: by their `streamversion` when they
+//!   carry one (an event that arrives before an earlier one of its aggregate, as a
+//!   redelivery after a crash does, is held until that one comes). Facts that join the two streams (a
 //!   registration naming a member) are kept as they came and joined only when a report
 //!   is asked, so how MEMBERSHIP and EVENTS interleaved on arrival changes nothing: a
 //!   registration may arrive before the admission it depends on. The state's canonical
@@ -89,6 +91,15 @@
 //!   least one of these outcomes whose categories, as of `as_of`, differ (a pair named
 //!   in several outcomes is one link; a member whose category is unknown makes none).
 //!
+//! # The service
+//!
+//! [`Application`] (binary `circlemade-reporting`) keeps a [`ReportingState`] in memory,
+//! rebuilt from its log at start and kept live by following it ([`LiveState`]); its
+//! inboxes copy MEMBERSHIP, EVENTS and REPORTING into the log; it serves the reports,
+//! `PUT /v1/targets/{year}` and the dashboard; and it publishes `target.reached` once per
+//! target and year. `README.md` beside `Cargo.toml` describes the endpoints and how it
+//! keeps its promises.
+//!
 //! # Layout
 //!
 //! - `projections`: [`ReportingState`], its timelines of members, activities and
@@ -100,6 +111,10 @@
 //!   and rules, pure.
 //! - `synthetic`: [`SyntheticHistory`], a seeded plausible history for benchmarks, and
 //!   [`build_state`], the rebuild entry point.
+//! - `app` ([`Application`], [`Internals`]), `config` ([`Config`]), `live` (the
+//!   follower, [`LiveState`]), `catch_up` ([`CatchUp`]), `targets` (the command side of
+//!   the targets), `reached_targets` (publishing `target.reached`), `http` (routes,
+//!   handlers, OpenAPI), `dashboard` (the page and its SVG charts, [`render_dashboard`]).
 //!
 //! # Example
 //!
@@ -131,10 +146,18 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod app;
+mod catch_up;
+mod config;
+mod dashboard;
 pub mod domain;
+mod http;
+mod live;
 mod projections;
+mod reached_targets;
 mod reports;
 mod synthetic;
+mod targets;
 
 pub use projections::{Applied, ReportingState, StateDigest, StateStats};
 pub use reports::{
@@ -142,3 +165,11 @@ pub use reports::{
     ParticipationReport, ReachedTarget, newly_reached,
 };
 pub use synthetic::{SyntheticHistory, build_state};
+
+pub use app::{Application, BuildError, Internals};
+pub use catch_up::CatchUp;
+pub use config::{Config, DEFAULT_INBOX_ACK_WAIT_MS, DEFAULT_LOOPBACK_READS, DEFAULTS};
+pub use dashboard::{Dashboard, render as render_dashboard};
+pub use http::parse_as_of_text as parse_as_of;
+pub use live::{FollowError, LiveState};
+pub use targets::reached_event_id;

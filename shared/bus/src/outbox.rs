@@ -395,8 +395,13 @@ impl Relay {
             })?;
         // The event must be the one this log holds at that position.
         // Looked up by id through the log's async read (off the runtime threads).
-        match self.log.get(event.id).await? {
-            Some(recorded) if recorded.position == position => {}
+        let position = match self.log.get(event.id).await? {
+            Some(recorded) if recorded.position == position => position,
+            // A service that consumes its own stream (reporting, whose new replica
+            // bootstraps from JetStream) holds an earlier producer's events as imported
+            // copies: the stream is level with this log up to that copy, and this log's
+            // own events after it come next. No other producer imports its own stream.
+            Some(recorded) if recorded.origin == Origin::Imported => recorded.position,
             _ => {
                 return Err(RelayError::Foreign {
                     stream: name,
@@ -407,7 +412,7 @@ impl Relay {
                     ),
                 });
             }
-        }
+        };
         self.metrics.cursor.store(position.0, Ordering::Relaxed);
         Ok((position, last_seq))
     }

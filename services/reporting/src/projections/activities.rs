@@ -61,6 +61,11 @@ impl Activities {
             .filter_map(|index| self.facts.get(*index as usize))
     }
 
+    /// The programme years that have activities, in order.
+    pub(crate) fn years(&self) -> impl Iterator<Item = u16> + '_ {
+        self.by_year.keys().copied()
+    }
+
     /// How many activities are named.
     pub(crate) fn len(&self) -> usize {
         self.ids.len()

@@ -11,6 +11,7 @@
 mod activities;
 mod canonical;
 mod members;
+mod order;
 mod targets;
 mod timeline;
 
@@ -28,6 +29,7 @@ pub(crate) use targets::TargetFacts;
 pub(crate) use timeline::{DomainTime, seen_until};
 
 use activities::Activities;
+use order::{Order, Turn};
 
 /// What [`ReportingState::apply`] made of an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +43,11 @@ pub enum Applied {
     /// An event of a known type whose data does not fit it. The inbox sets such events
     /// aside before they reach the log; one met here is skipped, never a failure.
     Invalid,
+    /// An event that came before an earlier one of its aggregate (by its
+    /// `streamversion`): held, and applied once the events before it have come.
+    Held,
+    /// An event whose version of its aggregate was applied already: skipped.
+    Stale,
 }
 
 /// How many events the state was fed, by what it made of them, and what it holds.
@@ -52,6 +59,8 @@ pub struct StateStats {
     pub unknown: u64,
     /// Events skipped as not fitting their known type.
     pub invalid: u64,
+    /// Events held until an earlier event of their aggregate comes (a redelivery).
+    pub held: usize,
     /// Members named, by their own events or by an activity's.
     pub members: usize,
     /// Activities named.
@@ -78,6 +87,7 @@ pub struct ReportingState {
     pub(crate) members: Members,
     pub(crate) activities: Activities,
     pub(crate) targets: TargetFacts,
+    order: Order,
     known: u64,
     unknown: u64,
     invalid: u64,
@@ -93,9 +103,28 @@ impl ReportingState {
     /// or one of the service's own target events. Anything else, an unknown type or a
     /// newer version, is skipped. Never fails: the log is the truth.
     ///
-    /// The events of each aggregate must come in their stream order (the log keeps it);
-    /// events of different aggregates may come in any order.
+    /// The events of each aggregate are applied in their producer's order, by their
+    /// `streamversion`: one that comes before an earlier one of its aggregate (a
+    /// redelivery after a crash reorders a stream) is held until that one comes, and
+    /// the same version again is skipped. Events without a version are applied as they
+    /// come, and must come in their stream order. Events of different aggregates may
+    /// come in any order.
     pub fn apply(&mut self, event: &CloudEvent) -> Applied {
+        match self.order.turn(event) {
+            Turn::Now => {}
+            Turn::Held => return Applied::Held,
+            Turn::Stale => return Applied::Stale,
+        }
+        let applied = self.apply_now(event);
+        for ready in self.order.applied(event) {
+            self.apply_now(&ready);
+            self.order.applied(&ready);
+        }
+        applied
+    }
+
+    /// Applies `event`, its turn come.
+    fn apply_now(&mut self, event: &CloudEvent) -> Applied {
         let at = DomainTime::of(event.time);
         let applied = if is_of::<MemberEvent>(&event.event_type) {
             match decode::<MemberEvent>(event) {
@@ -135,7 +164,7 @@ impl ReportingState {
         match applied {
             Applied::Known => self.known += 1,
             Applied::Unknown => self.unknown += 1,
-            Applied::Invalid => self.invalid += 1,
+            Applied::Invalid | Applied::Held | Applied::Stale => self.invalid += 1,
         }
         applied
     }
@@ -156,6 +185,7 @@ impl ReportingState {
         self.members.write_canonical(out);
         self.activities.write_canonical(out, &self.members);
         self.targets.write_canonical(out);
+        self.order.write_canonical(out);
     }
 
     /// What the state was fed and holds.
@@ -164,11 +194,13 @@ impl ReportingState {
             known: self.known,
             unknown: self.unknown,
             invalid: self.invalid,
+            held: self.order.held(),
             members: self.members.len(),
             activities: self.activities.len(),
             heap_bytes: self.members.heap_bytes()
                 + self.activities.heap_bytes()
-                + self.targets.heap_bytes(),
+                + self.targets.heap_bytes()
+                + self.order.heap_bytes(),
         }
     }
 }
@@ -267,6 +299,62 @@ mod tests {
             "brussels.circlemade.reporting.target.set.v1"
         ));
         assert!(!is_of::<TargetEvent>("brussels.circlemade.reporting"));
+    }
+
+    #[test]
+    fn an_aggregate_s_events_are_applied_in_their_version_order_whatever_the_arrival() {
+        let member = MemberId::new();
+        let at = |month| {
+            Utc.with_ymd_and_hms(2018, month, 1, 9, 0, 0)
+                .single()
+                .expect("a date")
+        };
+        let events: Vec<CloudEvent> = [
+            (MemberApplied::example().into(), 1),
+            (
+                circlemade_contracts::membership::Admitted::default().into(),
+                2,
+            ),
+            (
+                circlemade_contracts::membership::Withdrawn::default().into(),
+                9,
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(index, (payload, month)): (usize, (MemberEvent, u32))| {
+            let mut event =
+                new_cloud_event::<MemberEvent>(member, at(month), payload, EventContext::default())
+                    .expect("encodes");
+            event.streamversion = Some(index as u64 + 1);
+            event
+        })
+        .collect();
+        let mut in_order = ReportingState::new();
+        for event in &events {
+            assert_eq!(in_order.apply(event), Applied::Known);
+        }
+        // The admission redelivered after the withdrawal.
+        let mut redelivered = ReportingState::new();
+        assert_eq!(redelivered.apply(&events[0]), Applied::Known);
+        assert_eq!(redelivered.apply(&events[2]), Applied::Held);
+        assert_eq!(redelivered.stats().held, 1);
+        assert_eq!(redelivered.apply(&events[1]), Applied::Known);
+        assert_eq!(redelivered.stats().held, 0);
+        assert_eq!(redelivered.apply(&events[1]), Applied::Stale);
+        assert_eq!(redelivered.digest(), in_order.digest());
+        let year = circlemade_contracts::activity::Year::new(2018).expect("a year");
+        let june = redelivered.kpis(year, at(6));
+        assert_eq!(
+            june.kpis[0].actual, 1,
+            "admitted in February, withdrawn in September"
+        );
+        // Still waiting: the state says so, and its digest differs.
+        let mut waiting = ReportingState::new();
+        waiting.apply(&events[0]);
+        let only_first = waiting.digest();
+        waiting.apply(&events[2]);
+        assert_ne!(waiting.digest(), only_first);
     }
 
     #[test]

@@ -13,9 +13,10 @@ use crate::projections::{DomainTime, ReportingState, seen_until};
 
 /// `GET /v1/reports/collaboration?year=&as_of=`: the outcomes recorded on the
 /// activities of a programme year, as of a moment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CollaborationReport {
     /// The programme year.
+    #[schema(value_type = u16, example = 2018)]
     pub year: Year,
     /// The moment the figures are as of.
     pub as_of: DateTime<Utc>,
@@ -23,6 +24,7 @@ pub struct CollaborationReport {
     /// collaboration happened).
     pub outcomes: u64,
     /// Outcomes by kind, every kind listed.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub by_kind: Counts,
     /// Jobs those outcomes created.
     pub jobs_created: u64,
@@ -34,6 +36,7 @@ pub struct CollaborationReport {
     pub cross_category_links: u64,
     /// The same links by the pair of categories, e.g. `company+academic`, every pair
     /// listed; they add up to `cross_category_links`.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub links_by_categories: Counts,
 }
 

@@ -9,19 +9,22 @@ use crate::projections::{DomainTime, ReportingState};
 
 /// `GET /v1/reports/composition?as_of=`: the members as of a moment, by category, by
 /// support kind (support members) and by circular domain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CompositionReport {
     /// The moment the figures are as of.
     pub as_of: DateTime<Utc>,
     /// Members (admitted or suspended) as of that moment.
     pub total: u64,
     /// Members by category, every category listed; they add up to `total`.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub by_category: Counts,
     /// Support members by support kind, every kind listed; they add up to
     /// `by_category.support`.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub by_support_kind: Counts,
     /// Members by circular domain, every domain listed; a member counts once in each of
     /// its domains, so they add up to `total` or more.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub by_domain: Counts,
 }
 

@@ -8,9 +8,10 @@ use crate::projections::{DomainTime, ReportingState};
 
 /// `GET /v1/reports/growth?year=&as_of=`: members joining and leaving in each month of
 /// a year, as of a moment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct GrowthReport {
     /// The calendar year.
+    #[schema(value_type = u16, example = 2018)]
     pub year: Year,
     /// The moment the figures are as of.
     pub as_of: DateTime<Utc>,
@@ -22,7 +23,7 @@ pub struct GrowthReport {
 
 /// One month of a [`GrowthReport`]. `total` is the previous month's total (or
 /// `members_at_start`) plus `joined` minus `left`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MonthGrowth {
     /// The month, `YYYY-MM`.
     pub month: String,

@@ -9,9 +9,10 @@ use crate::projections::{DomainTime, ReportingState};
 
 /// `GET /v1/reports/kpis?year=&as_of=`: each key figure of a programme year, as of a
 /// moment, against the year's target then.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct KpiReport {
     /// The programme year.
+    #[schema(value_type = u16, example = 2018)]
     pub year: Year,
     /// The moment the figures are as of.
     pub as_of: DateTime<Utc>,
@@ -27,9 +28,10 @@ impl KpiReport {
 }
 
 /// One key figure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Kpi {
     /// Which figure.
+    #[schema(value_type = String, example = "members")]
     pub kpi: KpiId,
     /// Its value as of the report's moment.
     pub actual: u32,

@@ -11,9 +11,10 @@ use crate::projections::{ActivityFacts, DomainTime, RegistrationStep, ReportingS
 
 /// `GET /v1/reports/participation?year=&as_of=`: registrations, attendance and the
 /// members who took no part, for the activities of a programme year, as of a moment.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ParticipationReport {
     /// The programme year.
+    #[schema(value_type = u16, example = 2018)]
     pub year: Year,
     /// The moment the figures are as of.
     pub as_of: DateTime<Utc>,

@@ -48,6 +48,41 @@ impl ReportingState {
             .collect()
     }
 
+    /// The `target.reached` events of `year` the state was fed whose moment is at or
+    /// before `as_of`, in [`KpiId::ALL`] order: what the service published.
+    pub fn reached_targets(&self, year: Year, as_of: DateTime<Utc>) -> Vec<ReachedTarget> {
+        let at = DomainTime::of(as_of);
+        KpiId::ALL
+            .iter()
+            .filter_map(|kpi| {
+                let fact = self.targets.reached().get(&(year.get(), *kpi))?;
+                (fact.at <= at).then(|| ReachedTarget {
+                    year,
+                    kpi: *kpi,
+                    target: fact.target,
+                    actual: fact.actual,
+                    at: fact.at.to_utc(),
+                })
+            })
+            .collect()
+    }
+
+    /// The programme years the state knows of: those with activities, and those with
+    /// targets (2018 always has the programme's), in order.
+    pub fn programme_years(&self) -> Vec<Year> {
+        let mut years: Vec<u16> = self
+            .activities
+            .years()
+            .chain(self.targets.years())
+            .collect();
+        years.sort_unstable();
+        years.dedup();
+        years
+            .into_iter()
+            .filter_map(|year| Year::new(i64::from(year)).ok())
+            .collect()
+    }
+
     /// [`newly_reached`] against the `target.reached` events the state was fed itself.
     pub fn targets_newly_reached(&self) -> Vec<ReachedTarget> {
         newly_reached(self, &self.published_targets())

@@ -1,0 +1,112 @@
+//! The service's configuration: the kit's `CIRCLEMADE_*` options with the reporting
+//! service's defaults.
+
+use std::time::Duration;
+
+use circlemade_bus::InboxConfig;
+use circlemade_kit::{CommonConfig, ServiceDefaults, command_with_defaults};
+use clap::FromArgMatches;
+
+/// Where the service keeps its data and listens when nothing says otherwise.
+pub const DEFAULTS: ServiceDefaults = ServiceDefaults {
+    data_dir: "data/reporting",
+    http_addr: "127.0.0.1:8083",
+};
+
+/// The reporting service's own default of `CIRCLEMADE_LOOPBACK_READS`: `true`, so that
+/// a person on the host opens `/dashboard` without a token (DESIGN.md: no login on
+/// loopback). It opens the dashboard only, which shows aggregate figures and nothing
+/// personal; every JSON route still needs a token. Set it to `false` behind a reverse
+/// proxy on the same host, where every request comes from loopback.
+pub const DEFAULT_LOOPBACK_READS: &str = "true";
+
+/// The reporting service of circlemade: the cluster's yearly figures against its
+/// targets, its members' composition and growth, participation and collaboration, as of
+/// any date, from the MEMBERSHIP and EVENTS streams; and the dashboard. Every option is
+/// also read from its `CIRCLEMADE_*` variable.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(name = "circlemade-reporting", version)]
+pub struct Config {
+    /// The options every circlemade service takes.
+    #[command(flatten)]
+    pub common: CommonConfig,
+
+    /// How long NATS waits for the inboxes' acknowledgement of a message before it
+    /// delivers it again, in milliseconds. After a crash, the messages that were in
+    /// flight come again after this long; they are imported once all the same.
+    #[arg(
+        long,
+        env = "CIRCLEMADE_INBOX_ACK_WAIT_MS",
+        default_value_t = DEFAULT_INBOX_ACK_WAIT_MS,
+        value_parser = clap::value_parser!(u64).range(100..)
+    )]
+    pub inbox_ack_wait_ms: u64,
+}
+
+/// The default of [`Config::inbox_ack_wait_ms`]: the bus's.
+pub const DEFAULT_INBOX_ACK_WAIT_MS: u64 = 30_000;
+
+impl Config {
+    /// The configuration of the command line and environment, with the service's
+    /// defaults; prints `--help` or the error and exits as clap does.
+    pub fn from_env() -> Self {
+        let mut command = Self::command();
+        let matches = command.get_matches_mut();
+        Self::from_arg_matches(&matches).unwrap_or_else(|error| error.format(&mut command).exit())
+    }
+
+    /// The clap command with the service's defaults, which `--help` shows.
+    pub fn command() -> clap::Command {
+        command_with_defaults::<Config>(DEFAULTS).mut_arg("loopback_reads", |arg| {
+            arg.default_value(DEFAULT_LOOPBACK_READS)
+        })
+    }
+
+    /// A configuration from options built in code (tests, benchmarks).
+    pub fn new(common: CommonConfig) -> Self {
+        Config {
+            common,
+            inbox_ack_wait_ms: DEFAULT_INBOX_ACK_WAIT_MS,
+        }
+    }
+
+    /// How the inboxes consume.
+    pub fn inbox_config(&self) -> InboxConfig {
+        InboxConfig {
+            ack_wait: Duration::from_millis(self.inbox_ack_wait_ms),
+            ..InboxConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        let mut all = vec!["circlemade-reporting"];
+        all.extend_from_slice(args);
+        let matches = Config::command()
+            .mut_args(|arg| arg.env(None::<&'static str>))
+            .try_get_matches_from(all)
+            .expect("valid arguments");
+        Config::from_arg_matches(&matches).expect("a configuration")
+    }
+
+    #[test]
+    fn the_dashboard_is_open_on_loopback_unless_switched_off() {
+        let config = parse(&[]);
+        assert!(config.common.loopback_reads);
+        assert_eq!(config.common.http_addr.port(), 8083);
+        assert_eq!(
+            config.common.data_dir,
+            std::path::PathBuf::from("data/reporting")
+        );
+        assert!(!parse(&["--loopback-reads", "false"]).common.loopback_reads);
+        let help = Config::command().render_long_help().to_string();
+        assert!(help.contains("CIRCLEMADE_LOOPBACK_READS"), "{help}");
+        assert!(help.contains("127.0.0.1:8083"), "{help}");
+        assert!(help.contains("CIRCLEMADE_INBOX_ACK_WAIT_MS"), "{help}");
+        assert_eq!(config.inbox_config().ack_wait, Duration::from_secs(30));
+    }
+}
