@@ -148,6 +148,7 @@
 
 mod app;
 mod catch_up;
+pub mod cli;
 mod config;
 mod dashboard;
 pub mod domain;
