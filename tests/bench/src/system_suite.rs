@@ -16,6 +16,7 @@
 //!   for this mix, with nothing of the service around it.
 //! - `P6-membership-p50`, `P6-membership-p99`: the median and 99th percentile of one
 //!   command's latency seen by a client, in milliseconds (no raw figure).
+//! - `P6-events`, `P6-events-p50`, `P6-events-p99`: registrations over HTTP, in `events`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ use hdrhistogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
 use crate::figure::Figure;
+
+mod events;
 
 pub(crate) struct Options {
     pub(crate) dir: PathBuf,
@@ -71,7 +74,7 @@ pub(crate) async fn run(options: &Options) -> anyhow::Result<()> {
         raw: None,
     }
     .print();
-    Ok(())
+    events::run(&options.dir, options.duration).await
 }
 
 struct Measured {
