@@ -1,10 +1,11 @@
 //! Progress of a long scan, on standard error: a bar on a terminal, plain lines
 //! otherwise (a log file or a CI job gets one line per tenth, not control codes).
 
+use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// How often the bar redraws at most.
 const REFRESH_HZ: u8 = 10;
@@ -30,9 +31,16 @@ impl Progress {
                 ProgressDrawTarget::stderr_with_hz(REFRESH_HZ),
             );
             let style = ProgressStyle::with_template(
-                "{msg} [{bar:40}] {human_pos}/{human_len} events, {per_sec}, {eta} left",
+                "{msg} [{bar:40}] {human_pos}/{human_len} events, {rate} events/s, {eta} left",
             )
-            .map(|style| style.progress_chars("=> "))
+            .map(|style| {
+                style.progress_chars("=> ").with_key(
+                    "rate",
+                    |state: &ProgressState, out: &mut dyn fmt::Write| {
+                        let _ = write!(out, "{:.0}", state.per_sec());
+                    },
+                )
+            })
             .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             bar.set_message(label);
