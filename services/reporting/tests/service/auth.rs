@@ -6,7 +6,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{ANALYST, COORDINATOR, Streams, spawn_app, spawn_app_on};
+use circlemade_bus::harness::eventually;
+
+use crate::helpers::{ANALYST, COORDINATOR, DEADLINE, Streams, spawn_app, spawn_app_on};
 use crate::scenario::LOWERED;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -20,6 +22,13 @@ async fn every_route_answers_401_without_a_token_403_for_the_wrong_role_and_lets
 {
     let streams = Streams::start().await;
     let app = spawn_app(&streams.url()).await;
+    // A new data dir takes target commands once it has caught up with REPORTING.
+    eventually(DEADLINE, || async {
+        anyhow::ensure!(app.internals.caught_up(), "not caught up yet");
+        Ok(())
+    })
+    .await
+    .unwrap();
     let mut targets = serde_json::to_value(LOWERED).unwrap();
     targets["at"] = json!("2018-10-01T00:00:00Z");
     let routes = [
