@@ -11,8 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream;
+use circlemade_bus::harness::ServerConfig;
 use circlemade_bus::harness::{NatsServer, eventually};
-use circlemade_bus::{Relay, RelayConfig, StreamSettings, ensure_all_streams, jetstream_context};
+use circlemade_bus::{
+    Relay, RelayConfig, StreamSettings, connect, ensure_all_streams, jetstream_context,
+};
 use circlemade_contracts::{CloudEvent, Service};
 use circlemade_eventlog::{
     AppendRequest, EventLog, ExpectedVersion, LogConfig, Origin, Position, StreamId,
@@ -35,6 +38,23 @@ pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 /// flight comes again after this.
 const INBOX_ACK_WAIT_MS: u64 = 1_000;
 
+/// The single-server NATS configuration an operator runs locally.
+const LOCAL_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nats/local.conf");
+
+/// The users of `deploy/nats/accounts.conf` and the variables of their passwords.
+const DEPLOY_USERS: [(&str, &str); 6] = [
+    ("membership", "NATS_MEMBERSHIP_PASSWORD"),
+    ("events", "NATS_EVENTS_PASSWORD"),
+    ("reporting", "NATS_REPORTING_PASSWORD"),
+    ("subscriber", "NATS_SUBSCRIBER_PASSWORD"),
+    ("admin", "NATS_ADMIN_PASSWORD"),
+    ("system", "NATS_SYSTEM_PASSWORD"),
+];
+
+fn test_password(user: &str) -> String {
+    format!("test-only-{user}")
+}
+
 /// A producer of MEMBERSHIP or EVENTS: its own log, published by the real relay.
 pub(crate) struct Producer {
     pub(crate) log: EventLog,
@@ -53,7 +73,7 @@ impl Producer {
     pub(crate) async fn start(url: &str, service: Service) -> Producer {
         let dir = tempfile::tempdir().unwrap();
         let log = EventLog::open(LogConfig::new(dir.path())).unwrap();
-        let client = async_nats::connect(url).await.unwrap();
+        let client = connect(url, "circlemade-test-producer").await.unwrap();
         let js = jetstream_context(client, Duration::from_secs(5), 256);
         ensure_all_streams(&js, &StreamSettings::default())
             .await
@@ -123,12 +143,42 @@ impl Streams {
         self.events.append(&activities).await;
     }
 
+    /// The server run with the NATS users and permissions of `deploy/nats/local.conf`,
+    /// each producer connected as its service's user.
+    pub(crate) async fn start_deployed() -> Streams {
+        let config = DEPLOY_USERS
+            .iter()
+            .fold(ServerConfig::new(LOCAL_CONF), |config, (user, variable)| {
+                config.env(*variable, test_password(user))
+            })
+            .env("NATS_SERVER_NAME", "overridden-by-the-harness")
+            .ready_as("admin", test_password("admin"));
+        let nats = NatsServer::start_with_config(config).await.unwrap();
+        let as_user = |user: &str| nats.url_as(user, &test_password(user));
+        let membership = Producer::start(&as_user("membership"), Service::Membership).await;
+        let events = Producer::start(&as_user("events"), Service::Events).await;
+        Streams {
+            nats,
+            membership,
+            events,
+        }
+    }
+
     pub(crate) fn url(&self) -> String {
         self.nats.url()
     }
 
+    /// The server's address with the login of `user` of the deploy config.
+    pub(crate) fn url_as(&self, user: &str) -> String {
+        self.nats.url_as(user, &test_password(user))
+    }
+
+    /// JetStream, as the deploy config's `admin` where it applies.
     pub(crate) async fn jetstream(&self) -> jetstream::Context {
-        jetstream::new(async_nats::connect(self.url()).await.unwrap())
+        let client = connect(&self.url_as("admin"), "circlemade-test")
+            .await
+            .unwrap();
+        jetstream::new(client)
     }
 }
 

@@ -8,6 +8,7 @@ mod auth;
 mod consumption;
 mod crash;
 mod dashboard;
+mod deployment;
 mod erasure;
 #[allow(dead_code)] // the scenario builder of the report tests, of which this uses a part
 #[path = "../reports/fixtures.rs"]
