@@ -122,7 +122,7 @@ impl Application {
         let js = jetstream_context(client.clone(), ACK_TIMEOUT, relay_config.window);
         let relay = Relay::new(log.clone(), js.clone(), Service::Membership, relay_config)?;
         let health = Health::new(log.clone())
-            .with_nats(client)
+            .with_nats(client.clone())
             .with_relay(relay.metrics());
 
         let watch = PositionWatch::new(Position::START);
@@ -148,6 +148,7 @@ impl Application {
             let stop = CancellationToken::new();
             let handle = tokio::spawn(publish(
                 js,
+                client.clone(),
                 relay,
                 common.stream_settings(),
                 stop.clone(),
@@ -273,26 +274,37 @@ impl Internals {
 }
 
 /// Provisions the streams (retrying while NATS is away), then runs the relay until
-/// `stop`; a relay that stops on a damaged log makes the service unready.
+/// `stop`, and drains; a relay that stops on a damaged log makes the service unready.
+///
+/// A stop that comes while the streams are still being provisioned does not end the
+/// attempts while NATS is connected: the log's events are still to be drained (the
+/// caller bounds the drain). With NATS away there is nothing to drain into, and the
+/// next start publishes them.
 async fn publish(
     js: async_nats::jetstream::Context,
+    client: async_nats::Client,
     relay: Relay,
     settings: StreamSettings,
     stop: CancellationToken,
     health: Health,
 ) {
+    let away = || client.connection_state() != async_nats::connection::State::Connected;
     let mut backoff = Duration::from_millis(100);
     loop {
-        tokio::select! {
-            provisioned = ensure_all_streams(&js, &settings) => match provisioned {
-                Ok(()) => break,
-                Err(error) => tracing::warn!(%error, "cannot provision the streams yet; retrying"),
-            },
-            () = stop.cancelled() => return,
+        if stop.is_cancelled() && away() {
+            return;
+        }
+        match ensure_all_streams(&js, &settings).await {
+            Ok(()) => break,
+            Err(error) => tracing::warn!(%error, "cannot provision the streams yet; retrying"),
         }
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
-            () = stop.cancelled() => return,
+            () = stop.cancelled(), if !stop.is_cancelled() => {
+                if away() {
+                    return;
+                }
+            }
         }
         backoff = (backoff * 2).min(MAX_PROVISION_BACKOFF);
     }

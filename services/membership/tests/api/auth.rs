@@ -5,7 +5,11 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ANALYST, COORDINATOR, application, enterprise_number, json_of, spawn_app};
+use circlemade_bus::harness::eventually;
+
+use crate::helpers::{
+    ANALYST, COORDINATOR, DEADLINE, application, enterprise_number, json_of, spawn_app,
+};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -149,10 +153,22 @@ async fn every_route_answers_401_without_a_token_403_for_the_wrong_role_and_lets
 async fn health_metrics_and_the_openapi_document_need_no_token() {
     let app = spawn_app().await;
     app.applied().await;
-    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+    for path in ["/healthz", "/metrics", "/openapi.json"] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
+    // Ready once connected to NATS, which the service does not wait for at start.
+    eventually(DEADLINE, || async {
+        let response = app.client.get(app.url("/readyz")).send().await?;
+        anyhow::ensure!(
+            response.status() == StatusCode::OK,
+            "{}",
+            response.text().await?
+        );
+        Ok(())
+    })
+    .await
+    .unwrap();
     let metrics = app
         .client
         .get(app.url("/metrics"))

@@ -4,11 +4,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use circlemade_eventlog::{EventLog, LogConfig};
-
 use crate::helpers::{
-    ANALYST, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE, dir_contains, json_of, spawn_app,
-    spawn_app_on, stream_messages,
+    ANALYST, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE, dir_contains, json_of, open_log,
+    spawn_app, spawn_app_on, stream_messages,
 };
 
 /// The member's key, as the service stores it (the layouts are in
@@ -16,7 +14,7 @@ use crate::helpers::{
 /// tree `membership.personal_data`, names a slot of the key file, whose bytes 32..64
 /// are the key. Read with the service stopped, as sled locks its database.
 async fn key_of(data_dir: &std::path::Path, member: uuid::Uuid) -> Vec<u8> {
-    let log = EventLog::open(LogConfig::new(data_dir)).unwrap();
+    let log = open_log(data_dir).await;
     let tree = log.open_tree(circlemade_membership::SEALED_TREE).unwrap();
     let record = tree
         .get(member.as_bytes())
@@ -158,7 +156,7 @@ async fn a_refused_application_leaves_no_personal_data_behind() {
         None
     );
     let (_, data_dir) = app.stop().await;
-    let log = EventLog::open(LogConfig::new(data_dir.path())).unwrap();
+    let log = open_log(data_dir.path()).await;
     let sealed = log.open_tree(circlemade_membership::SEALED_TREE).unwrap();
     assert_eq!(sealed.len(), 1, "one sealed contact: the first member's");
     drop(sealed);

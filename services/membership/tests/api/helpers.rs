@@ -58,7 +58,11 @@ pub(crate) async fn start_app(nats: NatsServer, data_dir: TempDir, url: &str) ->
     common.api_tokens = Some(Secret::new(format!(
         "coordinator:{COORDINATOR},analyst:{ANALYST}"
     )));
-    let app = Application::build(Config::new(common)).await.unwrap();
+    // After an in-process stop, sled's own threads may hold the database's lock a
+    // moment longer than the service.
+    let app = eventually(DEADLINE, || Application::build(Config::new(common.clone())))
+        .await
+        .unwrap();
     let address = app.address();
     let internals = app.internals();
     let shutdown = CancellationToken::new();
@@ -166,6 +170,17 @@ impl TestApp {
         }
         (self.nats, self.data_dir)
     }
+}
+
+/// The service's log, opened while the service is stopped (sled locks its database;
+/// the lock may outlive a stop by a moment).
+pub(crate) async fn open_log(data_dir: &Path) -> circlemade_eventlog::EventLog {
+    let config = circlemade_eventlog::LogConfig::new(data_dir);
+    eventually(DEADLINE, || async {
+        circlemade_eventlog::EventLog::open(config.clone())
+    })
+    .await
+    .unwrap()
 }
 
 /// A status and a JSON body.
