@@ -49,6 +49,8 @@ const CURSOR_KEY: &[u8] = b"cursor";
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 /// How often the reactor looks whether the read model has caught up with the log.
 const POLL: Duration = Duration::from_millis(5);
+/// How long the reactor lets the log's head move before it looks at it again.
+const GATHER: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// One cancellation to carry out.
@@ -150,6 +152,12 @@ impl Reactor {
             }
             tokio::select! {
                 changed = head.changed() => if changed.is_err() { return },
+                () = shutdown.cancelled() => return,
+            }
+            // Under load the head moves at every flush; a departure can wait a moment,
+            // so that one round covers many flushes.
+            tokio::select! {
+                () = tokio::time::sleep(GATHER) => {}
                 () = shutdown.cancelled() => return,
             }
         }
