@@ -123,6 +123,25 @@ impl Task {
     }
 }
 
+/// Cancels every task, then waits for them until `within` has passed, and aborts
+/// those still running.
+async fn stop_all(tasks: Vec<Task>, within: Duration) {
+    for task in &tasks {
+        task.stop.cancel();
+    }
+    let deadline = tokio::time::Instant::now() + within;
+    for task in tasks {
+        let mut handle = task.handle;
+        if tokio::time::timeout_at(deadline, &mut handle)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a consuming task did not stop in time; it is stopped now");
+            handle.abort();
+        }
+    }
+}
+
 impl Application {
     /// Builds the service from `config`. See the type's docs.
     pub async fn build(config: Config) -> Result<Self, BuildError> {
@@ -282,11 +301,13 @@ impl Application {
         self.health.set_draining();
         draining.abort();
 
-        for inbox in self.inboxes {
-            inbox.stop().await;
-        }
-        self.catch_up.stop().await;
-        self.reached.stop().await;
+        // Consuming and deciding stop together; with NATS away, a request in flight may
+        // hold one back until its timeout, so each gets the drain timeout at most (what
+        // an inbox had not acknowledged comes again at the next start).
+        let mut stopping = self.inboxes;
+        stopping.push(self.catch_up);
+        stopping.push(self.reached);
+        stop_all(stopping, self.drain_timeout).await;
         self.relay.stop.cancel();
         let mut relay = self.relay.handle;
         if tokio::time::timeout(self.drain_timeout, &mut relay)

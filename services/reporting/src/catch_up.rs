@@ -87,7 +87,11 @@ impl CatchUp {
         while !pending.is_empty() {
             let mut still = Vec::with_capacity(pending.len());
             for stream in pending {
-                match drained(&js, consumer, stream).await {
+                let answer = tokio::select! {
+                    answer = drained(&js, consumer, stream) => answer,
+                    () = stop.cancelled() => return,
+                };
+                match answer {
                     Ok(true) => {
                         tracing::info!(stream = stream.stream_name(), "caught up with the stream");
                         if stream == Service::Reporting {

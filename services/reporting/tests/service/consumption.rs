@@ -87,3 +87,27 @@ async fn key_figures_from_the_real_streams_are_the_hand_computed_ones_at_several
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn with_nats_down_the_state_is_rebuilt_from_the_log_and_every_report_is_served() {
+    let streams = Streams::start().await;
+    let app = spawn_app(&streams.url()).await;
+    streams.publish(&scenario()).await;
+    app.consumed(MEMBERSHIP_EVENTS, EVENTS_EVENTS).await;
+    let path = format!("/v1/reports/kpis?year=2018&as_of={}", END_OF_YEAR.0);
+    let before = crate::helpers::without_position(app.report(&path).await);
+    let (digest, _, _) = app.internals.state().await.unwrap();
+    let dir = app.stop().await;
+    let url = streams.url();
+    drop(streams);
+
+    let app = crate::helpers::spawn_app_on(&url, dir, true).await;
+    assert_eq!(
+        crate::helpers::without_position(app.report(&path).await),
+        before
+    );
+    assert_eq!(app.internals.state().await.unwrap().0, digest);
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    app.stop().await;
+}

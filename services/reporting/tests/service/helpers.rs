@@ -207,6 +207,8 @@ pub(crate) async fn spawn_app_on(url: &str, data_dir: TempDir, loopback_reads: b
     )));
     common.loopback_reads = loopback_reads;
     common.query_wait_ms = 10_000;
+    // With NATS away, stopping waits this long at most for the consumers.
+    common.drain_timeout_ms = 2_000;
     let mut config = Config::new(common);
     config.inbox_ack_wait_ms = INBOX_ACK_WAIT_MS;
     let app = Application::build(config).await.unwrap();
