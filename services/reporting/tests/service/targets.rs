@@ -181,3 +181,54 @@ async fn targets_that_cannot_be_read_are_refused_naming_each_field_and_write_not
     assert_eq!(app.internals.log().head(), head, "a refused request wrote");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_retried_put_with_the_same_idempotency_key_answers_once_and_if_match_guards_the_version()
+{
+    let streams = Streams::start().await;
+    let app = spawn_app(&streams.url()).await;
+    eventually(DEADLINE, || async {
+        anyhow::ensure!(app.internals.caught_up(), "not caught up yet");
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let put = |key: &str, targets: Targets, at: &str| {
+        app.put("/v1/targets/2019")
+            .header("Idempotency-Key", key)
+            .json(&body(targets, at))
+            .send()
+    };
+    let first = put("set-2019", LOWERED, "2019-01-02T00:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let first = first.bytes().await.unwrap();
+    let head = app.internals.log().head();
+    let again = put("set-2019", LOWERED, "2019-01-02T00:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.bytes().await.unwrap(), first);
+    assert_eq!(app.internals.log().head(), head, "the retry appended");
+
+    // A change based on an older version is refused.
+    let stale = app
+        .put("/v1/targets/2019")
+        .header("If-Match", "\"0\"")
+        .json(&body(Targets::PROGRAMME_2018, "2019-02-01T00:00:00Z"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let current = app
+        .put("/v1/targets/2019")
+        .header("If-Match", "\"1\"")
+        .json(&body(Targets::PROGRAMME_2018, "2019-02-01T00:00:00Z"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(current.status(), StatusCode::OK);
+    assert_eq!(current.headers()["etag"], "\"2\"");
+    app.stop().await;
+}
