@@ -4,6 +4,7 @@
 //! The crash test runs the service's own binary.
 
 mod auth;
+mod binary;
 mod crash;
 mod departures;
 mod eligibility;
