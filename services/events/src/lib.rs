@@ -12,14 +12,15 @@
 //! time (`turns`): the activity's state (cached, or folded from its stream),
 //! `If-Match`, the domain's decision, and an append with the expected version. The
 //! answer carries the activity's version and the events' log position. The outbox
-//! relay then publishes the events on EVENTS, and the projections (`projections`)
-//! update the views that queries read.
+//! relay then publishes the events on EVENTS, and the read model (`projections`)
+//! updates the views that queries read.
 //!
 //! # What it knows of the members
 //!
 //! The inbox copies every MEMBERSHIP event into the service's own log before acking it
-//! (durable consumer `events-MEMBERSHIP`); the member statuses are a projection of
-//! these copies, folded with the contracts' shared `MemberStatus::after`. A
+//! (durable consumer `events-MEMBERSHIP`); the member statuses are the part of the read
+//! model built from these copies, folded with the contracts' shared
+//! `MemberStatus::after`. A
 //! registration carries the member's status from there into the domain, which admits
 //! admitted members only (409 `member_not_eligible` otherwise). The service never asks
 //! the membership service anything. With NATS down, it rebuilds everything, member
@@ -31,7 +32,11 @@
 //! registrations and places on waitlists in activities not yet completed or cancelled,
 //! promoting the next waitlisted members, by the service's own events caused by the
 //! membership event (`causationid`): once, also after a redelivered message, a restart
-//! or a `kill -9` in the middle of it.
+//! or a `kill -9` in the middle of it. A registration decided on a status read just
+//! before the member's departure arrived is cancelled the same way. The read model
+//! finds, as it applies the log, the events that call for a reaction; the reactor
+//! carries them out with event ids derived from the triggering event, so that running
+//! one again appends nothing.
 //!
 //! # Guarantees
 //!
@@ -49,8 +54,8 @@
 //! - [`domain`]: the aggregate `activity`, its commands, value types and rules, pure and
 //!   synchronous.
 //! - `activities`: the command side; `turns`: one command per activity at a time.
-//! - `projections`: the activity views, each member's registrations, the member
-//!   statuses, and the queries over them.
+//! - `projections`: the read model (the activity views, each member's standings, the
+//!   member statuses, the reactions due) and the queries over it.
 //! - `reactions`: the reactor that cancels a departed member's registrations.
 //! - `http`: routes, handlers, bodies, the mapping of domain errors to problems, and the
 //!   OpenAPI document.
