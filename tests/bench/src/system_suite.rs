@@ -188,7 +188,9 @@ async fn over_http(nats_url: &str, options: &Options) -> anyhow::Result<Measured
 }
 
 fn micros(elapsed: Duration) -> u64 {
-    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(elapsed.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// The log alone: each writer appends an `applied` event creating a new member's
