@@ -19,6 +19,8 @@ use circlemade_eventlog::{EventLog, LogConfig, LogReader, OpenError, ReadError};
 use fs2::FileExt;
 use tempfile::TempDir;
 
+use super::interrupt::{Scratch, interrupted};
+
 /// sled's own files in a data dir, the only ones a snapshot copies.
 const SLED_FILES: [&str; 2] = ["conf", "db"];
 /// sled's snapshot files start with this.
@@ -68,6 +70,12 @@ pub enum DataDirError {
         #[source]
         source: io::Error,
     },
+    /// The run was interrupted while copying.
+    #[error("interrupted while copying {path}")]
+    Interrupted {
+        /// The data dir being copied.
+        path: PathBuf,
+    },
     /// The snapshot is not a log this build can read.
     #[error(transparent)]
     Open(#[from] OpenError),
@@ -81,7 +89,10 @@ pub enum DataDirError {
 pub struct Snapshot {
     log: EventLog,
     source: PathBuf,
-    copy: TempDir,
+    /// The private copy, removed when the snapshot is dropped.
+    _copy: TempDir,
+    /// Dropped after `_copy`, which removes the directory.
+    _scratch: Scratch,
 }
 
 impl Snapshot {
@@ -98,9 +109,15 @@ impl Snapshot {
                 path: std::env::temp_dir(),
                 source,
             })?;
+        let scratch = Scratch::register(copy.path());
         copy_locked(data_dir, copy.path())?;
         let log = EventLog::open(LogConfig::new(copy.path()))?;
-        Ok(Snapshot { log, source, copy })
+        Ok(Snapshot {
+            log,
+            source,
+            _copy: copy,
+            _scratch: scratch,
+        })
     }
 
     /// The data dir the snapshot was taken of.
@@ -116,8 +133,6 @@ impl Snapshot {
     /// Closes the copy's log and removes the copy.
     pub async fn close(self) {
         self.log.close().await;
-        drop(self.log);
-        drop(self.copy);
     }
 }
 
@@ -162,6 +177,11 @@ fn copy_sled_files(from: &Path, into: &Path) -> Result<(), DataDirError> {
         move |source| DataDirError::Copy { path, source }
     };
     for entry in fs::read_dir(from).map_err(failed(from))? {
+        if interrupted() {
+            return Err(DataDirError::Interrupted {
+                path: from.to_path_buf(),
+            });
+        }
         let entry = entry.map_err(failed(from))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };

@@ -162,7 +162,15 @@ pub(super) async fn run(args: ExportArgs) -> anyhow::Result<()> {
                     StreamName::Reporting,
                 ]
             } else {
-                args.stream
+                let mut streams = args.stream;
+                // Each stream once, in the order first named.
+                let mut seen = Vec::new();
+                streams.retain(|stream| {
+                    let first = !seen.contains(stream);
+                    seen.push(*stream);
+                    first
+                });
+                streams
             };
             let timeout = Duration::from_secs(args.timeout.max(1));
             let (out, exported) = from_jetstream(&url, &streams, &filter, out, timeout).await?;

@@ -28,6 +28,7 @@
 //! - `export`, `history`, `rebuild`, `report`: one command each; `rebuild` also holds
 //!   [`rebuild_state`] and [`rebuild_reporting`], the rebuild the benchmark measures.
 //! - `table`, `output`, `progress`: text and CSV tables, output files, progress bars.
+//! - `interrupt`: what an interrupted run removes before it exits.
 //!
 //! # Example
 //!
@@ -43,6 +44,7 @@ mod data_dir;
 mod export;
 mod filter;
 mod history;
+mod interrupt;
 mod output;
 mod progress;
 mod rebuild;
@@ -191,14 +193,26 @@ impl Cli {
             .enable_all()
             .build()
             .context("cannot start the runtime")?;
-        runtime.block_on(async move {
-            match self.command {
-                Command::Export(args) => export::run(args).await,
-                Command::History(args) => history::run(args).await,
-                Command::Rebuild(args) => rebuild::run(args).await,
-                Command::Report(command) => report::run(command).await,
+        let outcome = runtime.block_on(async move {
+            let command = async move {
+                match self.command {
+                    Command::Export(args) => export::run(args).await,
+                    Command::History(args) => history::run(args).await,
+                    Command::Rebuild(args) => rebuild::run(args).await,
+                    Command::Report(command) => report::run(command).await,
+                }
+            };
+            tokio::select! {
+                outcome = command => outcome,
+                signal = interrupt::signalled() => {
+                    interrupt::clean_up();
+                    Err(anyhow::anyhow!("interrupted by {signal}: nothing was written"))
+                }
             }
-        })
+        });
+        // A scan still running on a blocking thread ends with the process.
+        runtime.shutdown_background();
+        outcome
     }
 }
 

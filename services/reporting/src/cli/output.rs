@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use tempfile::NamedTempFile;
 
+use super::interrupt::Scratch;
+
 /// A buffered destination; [`Output::finish`] flushes it and, for a file, puts it in
 /// place.
 pub(super) enum Output {
@@ -15,6 +17,8 @@ pub(super) enum Output {
     File {
         writer: BufWriter<NamedTempFile>,
         path: PathBuf,
+        /// The temporary file, removed if the run is interrupted.
+        scratch: Scratch,
     },
 }
 
@@ -33,9 +37,15 @@ impl Output {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
-        let file = NamedTempFile::new_in(folder)
+        let mut temporary = tempfile::Builder::new();
+        // An export is an ordinary file: the umask decides, not tempfile's private 0600.
+        #[cfg(unix)]
+        temporary.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let file = temporary
+            .tempfile_in(folder)
             .with_context(|| format!("cannot write in {}", folder.display()))?;
         Ok(Output::File {
+            scratch: Scratch::register(file.path()),
             writer: BufWriter::new(file),
             path: path.to_path_buf(),
         })
@@ -45,7 +55,11 @@ impl Output {
     pub(super) fn finish(self) -> anyhow::Result<()> {
         match self {
             Output::Stdout(mut writer) => writer.flush()?,
-            Output::File { writer, path } => {
+            Output::File {
+                writer,
+                path,
+                scratch,
+            } => {
                 let file = writer
                     .into_inner()
                     .map_err(|error| error.into_error())
@@ -53,6 +67,7 @@ impl Output {
                 let file: File = file
                     .persist(&path)
                     .with_context(|| format!("cannot create {}", path.display()))?;
+                drop(scratch);
                 file.sync_all()
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }

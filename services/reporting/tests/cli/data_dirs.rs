@@ -1,6 +1,9 @@
 //! What `circlemade` does with the data dir it is given: reads it without changing a
 //! byte, refuses one a running service holds, and says clearly when there is no log.
 
+use std::time::Duration;
+
+use circlemade_bus::harness::eventually;
 use circlemade_eventlog::{EventLog, LogConfig};
 use pretty_assertions::assert_eq;
 
@@ -82,4 +85,46 @@ async fn a_missing_or_foreign_directory_is_an_error_that_says_so() {
     let run = circlemade(&["export", "--data-dir", file.to_str().unwrap()]).await;
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("is not a directory"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn an_interrupted_run_leaves_no_snapshot_behind() {
+    let fixture = Fixture::reporting().await;
+    // A file nobody writes to: copying it waits for ever, as a huge log would for a while.
+    let fifo = fixture.path().join("snap.00000000FFFFFFFF");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let scratch = tempfile::tempdir().unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_circlemade"))
+        .args(["rebuild", "--data-dir", &fixture.arg()])
+        .env("TMPDIR", scratch.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let snapshots = || std::fs::read_dir(scratch.path()).unwrap().count();
+    eventually(Duration::from_secs(30), || async {
+        if snapshots() > 0 {
+            Ok(())
+        } else {
+            Err("no snapshot begun yet")
+        }
+    })
+    .await
+    .unwrap();
+
+    let pid = child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    assert_eq!(snapshots(), 0, "the snapshot was left in TMPDIR");
 }
