@@ -39,7 +39,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::due::{DueReaction, cause_of, departure_of, due_key};
-use super::member_status::record_of;
+use super::member_status::{record_of, status_of};
 use super::{failed, get_json, key, put_json};
 use crate::domain::ActivityStatus;
 
@@ -426,6 +426,12 @@ impl Apply<'_, '_> {
         )?;
         self.tx
             .insert(key(MEMBER_INDEX, &[m, a]), position.as_slice())?;
+        // Almost always admitted: the status byte settles it, the record is read only
+        // to name the departure.
+        let status = status_of(self.tx, self.recorded, member)?;
+        if status.and_then(departure_of).is_none() {
+            return Ok(());
+        }
         let record = record_of(self.tx, self.recorded, member)?;
         if let Some(change) = record.as_ref().and_then(|record| record.last_change())
             && departure_of(change.status).is_some()

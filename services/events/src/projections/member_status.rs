@@ -3,9 +3,11 @@
 //! [`MemberStatus::after`], and every change of it with the log position, id and
 //! domain time of the event that made it.
 //!
-//! Kept under `m` + the member's id (16 bytes). The current status is what registration
-//! checks; the changes are what the reactions name as their cause. A change to
-//! `suspended` or `withdrawn` also records a due reaction (`due`).
+//! Kept under `m` followed by the member's id (16 bytes); the current status alone,
+//! one byte, also under `n` followed by the id: what a registration reads, on the
+//! request and where the projection checks it. The changes are what the reactions name
+//! as their cause. A change to `suspended` or `withdrawn` also records a due reaction
+//! (`due`).
 
 use chrono::{DateTime, Utc};
 use circlemade_contracts::EventId;
@@ -18,8 +20,10 @@ use serde::{Deserialize, Serialize};
 use super::due::{DueReaction, cause_of, departure_of, due_key};
 use super::{failed, put_json};
 
-/// Prefix of the member keys.
+/// Prefix of the member records.
 pub(crate) const MEMBER: u8 = b'm';
+/// Prefix of the members' current status.
+pub(crate) const STATUS: u8 = b'n';
 
 /// One change of a member's status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,10 +62,50 @@ impl MemberRecord {
 
 /// The key of a member's record.
 pub(crate) fn member_key(member: MemberId) -> [u8; 17] {
+    keyed(MEMBER, member)
+}
+
+/// The key of a member's current status.
+pub(crate) fn status_key(member: MemberId) -> [u8; 17] {
+    keyed(STATUS, member)
+}
+
+fn keyed(prefix: u8, member: MemberId) -> [u8; 17] {
     let mut key = [0u8; 17];
-    key[0] = MEMBER;
+    key[0] = prefix;
     key[1..].copy_from_slice(member.0.as_bytes());
     key
+}
+
+/// A status as stored: its place in [`MemberStatus::ALL`].
+fn encode_status(status: MemberStatus) -> u8 {
+    MemberStatus::ALL
+        .iter()
+        .position(|s| *s == status)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(u8::MAX)
+}
+
+/// A stored status read back; `None` for bytes that are not one.
+pub(crate) fn decode_status(bytes: &[u8]) -> Option<MemberStatus> {
+    match bytes {
+        [byte] => MemberStatus::ALL.get(usize::from(*byte)).copied(),
+        _ => None,
+    }
+}
+
+/// The current status of `member` as the events before this one left it.
+pub(crate) fn status_of(
+    tx: &ProjectionTx<'_>,
+    recorded: &RecordedEvent,
+    member: MemberId,
+) -> Result<Option<MemberStatus>, ProjectionError> {
+    match tx.get(&status_key(member))? {
+        None => Ok(None),
+        Some(bytes) => decode_status(&bytes)
+            .map(Some)
+            .ok_or_else(|| failed(recorded, "a damaged member status".to_owned())),
+    }
 }
 
 /// The record of `member` as the events before this one left it.
@@ -116,6 +160,7 @@ pub(crate) fn apply(
         put_json(tx, recorded, due_key(recorded.position).to_vec(), &due)?;
     }
     record.changes.push(change);
+    tx.insert(status_key(member), [encode_status(after)].as_slice())?;
     put_json(tx, recorded, member_key(member).to_vec(), &record)
 }
 
@@ -146,5 +191,14 @@ mod tests {
         assert_eq!(record.current(), Some(MemberStatus::Suspended));
         assert_eq!(record.last_change().map(|c| c.position), Some(9));
         assert_eq!(MemberRecord::default().current(), None);
+    }
+
+    #[test]
+    fn a_stored_status_reads_back() {
+        for status in MemberStatus::ALL {
+            assert_eq!(decode_status(&[encode_status(status)]), Some(status));
+        }
+        assert_eq!(decode_status(&[200]), None);
+        assert_eq!(decode_status(&[]), None);
     }
 }

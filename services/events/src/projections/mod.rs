@@ -6,7 +6,7 @@
 //! it applies:
 //!
 //! - `member_status`: the members' status, from the copies of MEMBERSHIP events the
-//!   inbox keeps in the log (`m` keys);
+//!   inbox keeps in the log (`m` and `n` keys);
 //! - `activity_views`: the activities with their sessions, registrations, waitlists and
 //!   outcomes, and each member's standings (`a`, `c`, `s`, `g`, `w`, `o`, `x` keys);
 //! - `due`: the reactions the log calls for, found as the events are applied (`r` keys).
@@ -36,12 +36,12 @@ use activity_views::{
 pub use activity_views::{ActivityView, OutcomeView, PlaceView, SessionView};
 pub(crate) use due::{Cause, DueReaction};
 use due::{due_key, position_of};
-use member_status::{MemberRecord, member_key};
+use member_status::{decode_status, status_key};
 
 /// The read model's tree.
 pub(crate) const TREE: &str = "events.read_model";
 /// Bump when a record or the keys change: the tree is then rebuilt at start.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// The projection of the service's log: its own events into the activity views, the
 /// copies of MEMBERSHIP into the member statuses, and both into the reactions due.
@@ -217,10 +217,15 @@ impl ReadModels {
         &self,
         member: MemberId,
     ) -> Result<Option<MemberStatus>, Problem> {
-        // A point lookup in a tree mostly in memory: not worth a blocking thread.
-        read_member(&self.tree, member)
-            .map(|record| record.and_then(|record| record.current()))
-            .map_err(|e| Problem::internal(&e))
+        // A point lookup of one byte in a tree mostly in memory: not worth a blocking
+        // thread.
+        match self.tree.get(status_key(member)) {
+            Ok(None) => Ok(None),
+            Ok(Some(bytes)) => decode_status(&bytes).map(Some).ok_or_else(|| {
+                Problem::internal(&Failure::Other("a damaged member status".into()))
+            }),
+            Err(error) => Err(Problem::internal(&error)),
+        }
     }
 
     /// The digests of the read model, live and rebuilt from scratch from `log` in a
@@ -277,13 +282,6 @@ pub(crate) fn due_in(
         due.push((position, serde_json::from_slice(&value)?));
     }
     Ok(due)
-}
-
-fn read_member(tree: &sled::Tree, member: MemberId) -> Result<Option<MemberRecord>, Failure> {
-    tree.get(member_key(member))?
-        .map(|bytes| serde_json::from_slice::<MemberRecord>(&bytes))
-        .transpose()
-        .map_err(Failure::from)
 }
 
 /// The view of one activity, its record, counters and lists read consistently: when the
