@@ -119,6 +119,7 @@ struct Summary<'a> {
     known: u64,
     unknown: u64,
     invalid: u64,
+    held: usize,
     members: usize,
     activities: usize,
     digest: String,
@@ -146,6 +147,7 @@ pub(super) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         known: stats.state.known,
         unknown: stats.state.unknown,
         invalid: stats.state.invalid,
+        held: stats.state.held,
         members: stats.state.members,
         activities: stats.state.activities,
         digest: stats.digest.to_string(),
@@ -176,6 +178,14 @@ pub(super) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
                 "  holds:   {} members, {} activities",
                 summary.members, summary.activities
             )?;
+            if summary.held > 0 {
+                writeln!(
+                    out,
+                    "  held:    {} events waiting for an earlier event of their aggregate \
+                     that the log does not hold",
+                    summary.held
+                )?;
+            }
             writeln!(out, "  digest:  {}", summary.digest)?;
         }
     }

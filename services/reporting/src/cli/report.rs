@@ -61,7 +61,8 @@ pub(super) enum ReportFormat {
     /// Aligned columns for a person.
     #[default]
     Table,
-    /// The JSON the service's API answers, on one line.
+    /// The JSON the service's API answers (with the log `position` the figures
+    /// reflect), on one line.
     Json,
     /// CSV with a header row, for a spreadsheet.
     Csv,
@@ -109,7 +110,7 @@ pub(super) async fn run(command: ReportCommand) -> anyhow::Result<()> {
         Some(year) => year,
         None => Year::new(i64::from(as_of.year()))?,
     };
-    let state = state_of(&args.data_dir).await?;
+    let (state, position) = state_of(&args.data_dir).await?;
     let report = match command {
         ReportCommand::Kpis(_) => Report::Kpis(state.kpis(year, as_of)),
         ReportCommand::Composition(_) => Report::Composition(state.composition(as_of)),
@@ -121,7 +122,7 @@ pub(super) async fn run(command: ReportCommand) -> anyhow::Result<()> {
     let mut out = Output::stdout();
     match args.format {
         ReportFormat::Json => {
-            report.write_json(&mut out)?;
+            report.write_json(&mut out, position)?;
             writeln!(out)?;
         }
         ReportFormat::Table => report.table().write_text(&mut out)?,
@@ -130,8 +131,9 @@ pub(super) async fn run(command: ReportCommand) -> anyhow::Result<()> {
     out.finish()
 }
 
-/// The reporting state of the data dir's log, rebuilt from a snapshot.
-async fn state_of(data_dir: &std::path::Path) -> anyhow::Result<ReportingState> {
+/// The reporting state of the data dir's log, rebuilt from a snapshot, and the log
+/// position it reflects.
+async fn state_of(data_dir: &std::path::Path) -> anyhow::Result<(ReportingState, u64)> {
     let snapshot = super::snapshot(data_dir).await?;
     let reader = snapshot.reader();
     let rebuilt = tokio::task::spawn_blocking(move || {
@@ -144,11 +146,20 @@ async fn state_of(data_dir: &std::path::Path) -> anyhow::Result<ReportingState> 
         if let Some(progress) = progress {
             progress.finish();
         }
-        rebuilt
+        rebuilt.map(|(state, _)| (state, reader.head().0))
     })
     .await;
     snapshot.close().await;
-    Ok(rebuilt??.0)
+    Ok(rebuilt??)
+}
+
+/// A report and the log position the state reflected: the API's answer, field for
+/// field.
+#[derive(Serialize)]
+struct Positioned<'a, T> {
+    #[serde(flatten)]
+    report: &'a T,
+    position: u64,
 }
 
 /// One computed report.
@@ -161,16 +172,22 @@ enum Report {
 }
 
 impl Report {
-    fn write_json(&self, out: &mut Output) -> serde_json::Result<()> {
-        fn write(out: &mut Output, report: &impl Serialize) -> serde_json::Result<()> {
-            serde_json::to_writer(out, report)
+    /// The report as the API answers it: its fields and the log `position` its state
+    /// reflects.
+    fn write_json(&self, out: &mut Output, position: u64) -> serde_json::Result<()> {
+        fn write<T: Serialize>(
+            out: &mut Output,
+            report: &T,
+            position: u64,
+        ) -> serde_json::Result<()> {
+            serde_json::to_writer(out, &Positioned { report, position })
         }
         match self {
-            Report::Kpis(report) => write(out, report),
-            Report::Composition(report) => write(out, report),
-            Report::Growth(report) => write(out, report),
-            Report::Participation(report) => write(out, report),
-            Report::Collaboration(report) => write(out, report),
+            Report::Kpis(report) => write(out, report, position),
+            Report::Composition(report) => write(out, report, position),
+            Report::Growth(report) => write(out, report, position),
+            Report::Participation(report) => write(out, report, position),
+            Report::Collaboration(report) => write(out, report, position),
         }
     }
 

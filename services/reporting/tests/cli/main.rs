@@ -9,4 +9,5 @@ mod history;
 mod jetstream;
 mod rebuild;
 mod report;
+mod service;
 mod usage;
