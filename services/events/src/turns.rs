@@ -18,8 +18,8 @@ use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
 /// Stripes of aggregate ids: many more than activities commanded at one instant, so
-/// that two of them rarely share a queue (64 at once share one in about one case of
-/// two with 4096 stripes).
+/// that two of them rarely share a queue (of 64 at once, two pairs share one with 1024
+/// stripes, one pair in two runs with 4096).
 const STRIPES: usize = 4096;
 
 /// The turns of commands on aggregates. Cheap to share behind an `Arc`.
