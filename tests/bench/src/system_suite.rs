@@ -5,10 +5,11 @@
 //!   member and then admitting it, again and again, for the run's duration (after a
 //!   warm-up that is not counted). Everything a command costs in the service is in it:
 //!   routing, auth, JSON, validation, the domain's decision, the enterprise number's
-//!   reservation, an application's contact sealed and its key written and synced, the
-//!   durable append; and, running beside the commands on the same cores, the outbox
-//!   relay publishing every event to JetStream and the projection updating the member
-//!   views. The clients run in the same process, on the same cores, too.
+//!   reservation, an application's contact sealed (under a key from the pool the
+//!   service writes and syncs ahead), the durable append; and, running beside the
+//!   commands on the same cores, the outbox relay publishing every event to JetStream
+//!   and the projection updating the member views. The clients run in the same
+//!   process, on the same cores, too.
 //!
 //!   Raw: the same durable appends straight on the log (an `applied` event creating a
 //!   stream, then an `admitted` event at version 1), from the same number of
