@@ -49,11 +49,13 @@ const CLIENTS: usize = 64;
 const TOKEN: &str = "bench-coordinator";
 
 pub(crate) async fn run(options: &Options) -> anyhow::Result<()> {
-    let raw = raw_appends(options.dir.join("p6-raw"), options.duration).await?;
+    // The service first, so that the disk is not still writing back the raw run's data
+    // while it is measured.
     let server = NatsServer::start().await?;
     let result = over_http(&server.url(), options).await;
     drop(server);
     let measured = result?;
+    let raw = raw_appends(options.dir.join("p6-raw"), options.duration).await?;
     Figure {
         id: "P6-membership",
         value: measured.rate,
