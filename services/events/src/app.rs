@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Router;
 use circlemade_bus::{
     Inbox, InboxConfig, InboxMetrics, InboxStats, Relay, RelayConfig, StreamSettings, connect,
-    ensure_all_streams, jetstream_context,
+    jetstream_context, provision_until_stopped,
 };
 use circlemade_contracts::membership::{MemberId, MemberStatus};
 use circlemade_contracts::{Registry, Service};
@@ -31,9 +31,6 @@ use crate::reactions::Reactor;
 const NATS_CLIENT_NAME: &str = "circlemade-events";
 /// How long the relay waits for one publish's ack.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest wait between two attempts to provision the streams.
-const MAX_PROVISION_BACKOFF: Duration = Duration::from_secs(5);
-
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -147,7 +144,7 @@ impl Application {
         )?;
         let inbox_metrics = inbox.metrics();
         let health = Health::new(log.clone())
-            .with_nats(client)
+            .with_nats(client.clone())
             .with_relay(relay.metrics())
             .with_inbox(
                 Service::Membership.stream_name(),
@@ -170,8 +167,9 @@ impl Application {
         let reactions = reactor.progress();
         let reactor = Task::spawn(|stop| reactor.run(stop));
         let relay = {
-            let (health, settings) = (health.clone(), common.stream_settings());
-            Task::spawn(|stop| publish(js, relay, settings, stop, health))
+            let (health, settings, nats) =
+                (health.clone(), common.stream_settings(), client.clone());
+            Task::spawn(|stop| publish(nats, js, relay, settings, stop, health))
         };
         let inbox = Task::spawn(|stop| inbox.run(stop));
 
@@ -335,28 +333,17 @@ fn run_projection<P: Projection>(runner: ProjectionRunner<P>, health: Health) ->
 }
 
 /// Provisions the streams (retrying while NATS is away), then runs the relay until
-/// `stop`; a relay that stops on a damaged log makes the service unready.
+/// `stop`, and drains; a relay that stops on a damaged log makes the service unready.
 async fn publish(
+    client: async_nats::Client,
     js: async_nats::jetstream::Context,
     relay: Relay,
     settings: StreamSettings,
     stop: CancellationToken,
     health: Health,
 ) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        tokio::select! {
-            provisioned = ensure_all_streams(&js, &settings) => match provisioned {
-                Ok(()) => break,
-                Err(error) => tracing::warn!(%error, "cannot provision the streams yet; retrying"),
-            },
-            () = stop.cancelled() => return,
-        }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            () = stop.cancelled() => return,
-        }
-        backoff = (backoff * 2).min(MAX_PROVISION_BACKOFF);
+    if !provision_until_stopped(&client, &js, &settings, &stop).await {
+        return;
     }
     if let Err(error) = relay.run(stop).await {
         health.report_fatal(format!("outbox relay: {error}"));

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use axum::Router;
 use circlemade_bus::{
-    Inbox, InboxStats, Relay, RelayConfig, StreamSettings, connect, ensure_all_streams,
-    jetstream_context,
+    Inbox, InboxStats, Relay, RelayConfig, StreamSettings, connect, jetstream_context,
+    provision_until_stopped,
 };
 use circlemade_contracts::{Registry, Service};
 use circlemade_eventlog::{EventLog, Position};
@@ -29,9 +29,6 @@ use crate::{Config, StateDigest, StateStats};
 const NATS_CLIENT_NAME: &str = "circlemade-reporting";
 /// How long the relay waits for one publish's ack.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest wait between two attempts to provision the streams.
-const MAX_PROVISION_BACKOFF: Duration = Duration::from_secs(5);
-
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -164,7 +161,7 @@ impl Application {
         let js = jetstream_context(client.clone(), ACK_TIMEOUT, relay_config.window);
         let relay = Relay::new(log.clone(), js.clone(), Service::Reporting, relay_config)?;
         let mut health = Health::new(log.clone())
-            .with_nats(client)
+            .with_nats(client.clone())
             .with_relay(relay.metrics());
         let registry = Arc::new(Registry::default());
         let mut inbox_stats = Vec::new();
@@ -199,13 +196,14 @@ impl Application {
             })
         };
         let relay = {
-            let (health, settings, catch_up, js) = (
+            let (health, settings, catch_up, js, nats) = (
                 health.clone(),
                 common.stream_settings(),
                 catch_up.clone(),
                 js.clone(),
+                client.clone(),
             );
-            Task::spawn(|stop| publish(js, relay, settings, catch_up, stop, health))
+            Task::spawn(|stop| publish(nats, js, relay, settings, catch_up, stop, health))
         };
         let inboxes = inboxes
             .into_iter()
@@ -382,6 +380,7 @@ impl Internals {
 /// after it), then runs the relay until `stop`; a relay that stops on a damaged log
 /// makes the service unready.
 async fn publish(
+    client: async_nats::Client,
     js: async_nats::jetstream::Context,
     relay: Relay,
     settings: StreamSettings,
@@ -389,20 +388,8 @@ async fn publish(
     stop: CancellationToken,
     health: Health,
 ) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        tokio::select! {
-            provisioned = ensure_all_streams(&js, &settings) => match provisioned {
-                Ok(()) => break,
-                Err(error) => tracing::warn!(%error, "cannot provision the streams yet; retrying"),
-            },
-            () = stop.cancelled() => return,
-        }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            () = stop.cancelled() => return,
-        }
-        backoff = (backoff * 2).min(MAX_PROVISION_BACKOFF);
+    if !provision_until_stopped(&client, &js, &settings, &stop).await {
+        return;
     }
     if !catch_up.wait_reporting(&stop).await {
         return;

@@ -54,4 +54,7 @@ pub use inbox::{
     InboxStats, dead_letters,
 };
 pub use outbox::{OUTBOX_TREE, Relay, RelayConfig, RelayError, RelayMetrics, RelayStats};
-pub use streams::{Provisioned, StreamError, StreamSettings, ensure_all_streams, ensure_stream};
+pub use streams::{
+    Provisioned, StreamError, StreamSettings, ensure_all_streams, ensure_stream,
+    provision_until_stopped,
+};

@@ -185,6 +185,41 @@ pub async fn ensure_all_streams(
     Ok(())
 }
 
+/// Longest wait between two attempts of [`provision_until_stopped`].
+const MAX_PROVISION_BACKOFF: Duration = Duration::from_secs(5);
+
+/// [`ensure_all_streams`], retried with a growing back-off (up to 5 s) while NATS is
+/// away or refuses, as a service does at start before its relay may publish. Returns
+/// `true` once provisioned, `false` when `stop` came while NATS was not connected.
+///
+/// A stop that comes while NATS is connected does not end the attempts: the service's
+/// outbox still has its log's events to drain at shutdown (its caller bounds that
+/// drain). With NATS away there is nothing to drain into, and the next start publishes
+/// them.
+pub async fn provision_until_stopped(
+    client: &async_nats::Client,
+    js: &jetstream::Context,
+    settings: &StreamSettings,
+    stop: &tokio_util::sync::CancellationToken,
+) -> bool {
+    let away = || client.connection_state() != async_nats::connection::State::Connected;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if stop.is_cancelled() && away() {
+            return false;
+        }
+        match ensure_all_streams(js, settings).await {
+            Ok(()) => return true,
+            Err(error) => tracing::warn!(%error, "cannot provision the streams yet; retrying"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = stop.cancelled(), if !stop.is_cancelled() => {}
+        }
+        backoff = (backoff * 2).min(MAX_PROVISION_BACKOFF);
+    }
+}
+
 fn is_not_found(error: &jetstream::context::GetStreamError) -> bool {
     matches!(
         error.kind(),
