@@ -46,6 +46,21 @@ pub(crate) struct StatusChange {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct MemberRecord {
     pub(crate) changes: Vec<StatusChange>,
+    /// The member's stream version (in the membership log) of the newest event that
+    /// set its status here. A copy of an older one arriving later is stale: after a
+    /// crash JetStream redelivers the messages that were in flight only once their ack
+    /// wait has passed, behind newer ones, so the inbox may copy a member's admission
+    /// after its withdrawal.
+    #[serde(default)]
+    pub(crate) version: u64,
+}
+
+impl MemberRecord {
+    /// True when an event of stream version `version` comes after every status event
+    /// applied so far (an event without a version is taken in the order it comes).
+    pub(crate) fn is_newer(&self, version: Option<u64>) -> bool {
+        version.is_none_or(|version| version > self.version)
+    }
 }
 
 impl MemberRecord {
@@ -139,8 +154,16 @@ pub(crate) fn apply(
     let Some(after) = MemberStatus::after(current, &event.payload) else {
         return Ok(());
     };
-    if Some(after) == current {
+    if MemberStatus::after(None, &event.payload).is_none() || !record.is_newer(event.streamversion)
+    {
+        // Not a change of status, or a late copy of one a newer event already overruled.
         return Ok(());
+    }
+    if let Some(version) = event.streamversion {
+        record.version = version;
+    }
+    if Some(after) == current {
+        return put_json(tx, recorded, member_key(member).to_vec(), &record);
     }
     let change = StatusChange {
         status: after,
@@ -180,6 +203,24 @@ mod tests {
     }
 
     #[test]
+    fn only_a_newer_stream_version_changes_a_status() {
+        let record = MemberRecord {
+            changes: vec![change(MemberStatus::Withdrawn, 9)],
+            version: 5,
+        };
+        assert!(
+            !record.is_newer(Some(2)),
+            "a late admission must not undo a withdrawal"
+        );
+        assert!(
+            !record.is_newer(Some(5)),
+            "a redelivered copy changes nothing"
+        );
+        assert!(record.is_newer(Some(6)));
+        assert!(record.is_newer(None));
+    }
+
+    #[test]
     fn the_current_status_is_the_last_change() {
         let record = MemberRecord {
             changes: vec![
@@ -187,6 +228,7 @@ mod tests {
                 change(MemberStatus::Admitted, 5),
                 change(MemberStatus::Suspended, 9),
             ],
+            version: 0,
         };
         assert_eq!(record.current(), Some(MemberStatus::Suspended));
         assert_eq!(record.last_change().map(|c| c.position), Some(9));

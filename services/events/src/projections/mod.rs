@@ -41,7 +41,7 @@ use member_status::{decode_status, status_key};
 /// The read model's tree.
 pub(crate) const TREE: &str = "events.read_model";
 /// Bump when a record or the keys change: the tree is then rebuilt at start.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// The projection of the service's log: its own events into the activity views, the
 /// copies of MEMBERSHIP into the member statuses, and both into the reactions due.
