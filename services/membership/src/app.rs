@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use circlemade_bus::{
-    Relay, RelayConfig, StreamSettings, connect, ensure_all_streams, jetstream_context,
+    Relay, RelayConfig, StreamSettings, connect, jetstream_context, provision_until_stopped,
 };
 use circlemade_contracts::Service;
 use circlemade_eventlog::{EventLog, Position};
@@ -27,8 +27,6 @@ use crate::projections::{MemberViews, ReadModels};
 const NATS_CLIENT_NAME: &str = "circlemade-membership";
 /// How long the relay waits for one publish's ack.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest wait between two attempts to provision the streams.
-const MAX_PROVISION_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -273,13 +271,9 @@ impl Internals {
     }
 }
 
-/// Provisions the streams (retrying while NATS is away), then runs the relay until
-/// `stop`, and drains; a relay that stops on a damaged log makes the service unready.
-///
-/// A stop that comes while the streams are still being provisioned does not end the
-/// attempts while NATS is connected: the log's events are still to be drained (the
-/// caller bounds the drain). With NATS away there is nothing to drain into, and the
-/// next start publishes them.
+/// Provisions the streams (retrying while NATS is away, and while it is connected
+/// after a stop, so that the outbox still drains), then runs the relay until `stop`,
+/// and drains; a relay that stops on a damaged log makes the service unready.
 async fn publish(
     js: async_nats::jetstream::Context,
     client: async_nats::Client,
@@ -288,25 +282,8 @@ async fn publish(
     stop: CancellationToken,
     health: Health,
 ) {
-    let away = || client.connection_state() != async_nats::connection::State::Connected;
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        if stop.is_cancelled() && away() {
-            return;
-        }
-        match ensure_all_streams(&js, &settings).await {
-            Ok(()) => break,
-            Err(error) => tracing::warn!(%error, "cannot provision the streams yet; retrying"),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            () = stop.cancelled(), if !stop.is_cancelled() => {
-                if away() {
-                    return;
-                }
-            }
-        }
-        backoff = (backoff * 2).min(MAX_PROVISION_BACKOFF);
+    if !provision_until_stopped(&client, &js, &settings, &stop).await {
+        return;
     }
     if let Err(error) = relay.run(stop).await {
         health.report_fatal(format!("outbox relay: {error}"));
