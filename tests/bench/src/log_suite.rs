@@ -257,7 +257,7 @@ fn log_scan(reader: &circlemade_eventlog::LogReader, head: Position) -> anyhow::
 }
 
 /// sled alone: scan the same records and decode the same CloudEvent JSON.
-fn raw_scan(dir: PathBuf, head: Position) -> anyhow::Result<f64> {
+pub(crate) fn raw_scan(dir: PathBuf, head: Position) -> anyhow::Result<f64> {
     let db = sled::Config::new()
         .path(dir)
         .cache_capacity(64 * 1024 * 1024)

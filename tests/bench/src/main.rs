@@ -15,6 +15,7 @@
 mod bus_suite;
 mod figure;
 mod log_suite;
+mod reporting_figures;
 mod system_suite;
 
 use clap::{Parser, ValueEnum};
@@ -26,7 +27,8 @@ struct Args {
     /// Which layer to measure.
     #[arg(value_enum)]
     suite: Suite,
-    /// Events written and scanned by the scan benchmark (P4).
+    /// Events written and scanned by the scan benchmark (P4), and of the synthetic
+    /// history the reporting figures (P4-rebuild, P7) hold.
     #[arg(long, default_value_t = 1_000_000)]
     scan_events: u64,
     /// Events the relay publishes (P2) and the inbox consumes (P3).
@@ -42,11 +44,13 @@ struct Args {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Suite {
-    /// The event log: durable appends (P1, P1-single) and a full scan (P4).
+    /// The event log: durable appends (P1, P1-single), a full scan (P4) and the
+    /// reporting projections rebuilt from it (P4-rebuild).
     Log,
     /// The bus, on a real nats-server: the outbox relay (P2) and the inbox (P3).
     Bus,
-    /// The services over HTTP, on a real nats-server: membership commands (P6).
+    /// The services over HTTP, on a real nats-server: membership commands and
+    /// registrations (P6), and the reporting service holding the history (P7).
     System,
     /// Every suite above.
     All,
@@ -77,12 +81,14 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         if matches!(args.suite, Suite::Log | Suite::All) {
             log_suite::run(&log).await?;
+            reporting_figures::rebuild(scratch.path(), args.scan_events).await?;
         }
         if matches!(args.suite, Suite::Bus | Suite::All) {
             bus_suite::run(&bus).await?;
         }
         if matches!(args.suite, Suite::System | Suite::All) {
             system_suite::run(&system).await?;
+            reporting_figures::resident(scratch.path(), args.scan_events).await?;
         }
         anyhow::Ok(())
     })
