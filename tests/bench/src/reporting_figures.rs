@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use circlemade_bus::harness::NatsServer;
+use circlemade_bus::harness::{NatsServer, eventually};
 use circlemade_eventlog::{EventLog, LogConfig, Position};
 use circlemade_reporting::SyntheticHistory;
 use hdrhistogram::Histogram;
@@ -98,26 +98,27 @@ pub(crate) async fn resident(dir: &Path, events: u64) -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{port}");
 
     // Ready when the state reflects the whole log (the service rebuilds it at start).
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        anyhow::ensure!(
-            service.0.try_wait()?.is_none(),
-            "circlemade-reporting stopped before it was ready"
-        );
-        let answer = client
-            .get(format!("{base}/v1/state?min_position={}", head.0))
-            .bearer_auth(TOKEN)
-            .send()
-            .await;
-        if matches!(&answer, Ok(a) if a.status().is_success()) {
-            break;
+    let ready = format!("{base}/v1/state?min_position={}", head.0);
+    let service_ref = &mut service;
+    eventually(Duration::from_secs(600), || {
+        let exited = service_ref.0.try_wait();
+        let request = client.get(&ready).bearer_auth(TOKEN).send();
+        async move {
+            match exited {
+                Ok(None) => {}
+                _ => {
+                    return Ok(Err(anyhow::anyhow!(
+                        "circlemade-reporting stopped before it was ready"
+                    )));
+                }
+            }
+            let answer = request.await?;
+            anyhow::ensure!(answer.status().is_success(), "state: {}", answer.status());
+            Ok(Ok(()))
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the state never reached the log's head"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
+    .map_err(|timeout| anyhow::anyhow!("the state never reached the log's head: {timeout}"))??;
 
     let mut latencies = Histogram::<u64>::new(3)?;
     for n in 0..QUERIES {
