@@ -62,7 +62,14 @@ pub enum LogFormat {
 #[command(about = None, long_about = None)]
 pub struct CommonConfig {
     /// NATS server to publish to and consume from; a comma-separated list for a cluster.
-    #[arg(long, env = "CIRCLEMADE_NATS_URL", default_value = DEFAULT_NATS_URL)]
+    // The addresses may carry the service's NATS login, so `--help` never shows the
+    // value found in the environment.
+    #[arg(
+        long,
+        env = "CIRCLEMADE_NATS_URL",
+        default_value = DEFAULT_NATS_URL,
+        hide_env_values = true
+    )]
     pub nats_url: String,
 
     /// Directory of the service's database: its event log and all it derives from it.

@@ -56,3 +56,22 @@ fn help_lists_every_variable_with_its_default_and_hides_fault_injection() {
     }
     assert!(!help.contains("FAULT"), "{help}");
 }
+
+#[test]
+fn help_never_shows_the_nats_login_found_in_the_environment() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_circlemade-membership"))
+        .arg("--help")
+        .env(
+            "CIRCLEMADE_NATS_URL",
+            "nats://membership:s3cret-login@127.0.0.1:4222",
+        )
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(help.contains("CIRCLEMADE_NATS_URL"), "{help}");
+    assert!(
+        !help.contains("s3cret-login"),
+        "the NATS password shows:\n{help}"
+    );
+}
