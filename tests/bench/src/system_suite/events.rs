@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
-use circlemade_bus::harness::NatsServer;
+use circlemade_bus::harness::{NatsServer, eventually};
 use circlemade_bus::{
     Relay, RelayConfig, StreamSettings, connect, ensure_all_streams, jetstream_context,
 };
@@ -139,14 +139,15 @@ async fn publish_members(
     let stop = CancellationToken::new();
     let relaying = tokio::spawn(relay.run(stop.clone()));
     let head = log.head();
-    let started = Instant::now();
-    while metrics.stats().cursor < head {
-        anyhow::ensure!(
-            started.elapsed() < ARRIVAL,
-            "the members were not published"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(ARRIVAL, || {
+        let cursor = metrics.stats().cursor;
+        async move {
+            anyhow::ensure!(cursor >= head, "the members were not published");
+            Ok(())
+        }
+    })
+    .await
+    .map_err(|timeout| anyhow::anyhow!("{timeout}"))?;
     stop.cancel();
     relaying.await??;
     log.close().await;
@@ -170,11 +171,13 @@ async fn over_http(nats_url: &str, dir: &Path, duration: Duration) -> anyhow::Re
     let serving = tokio::spawn(app.run_until_stopped(stop.clone()));
     // Every member known (its admission copied and applied) before the clock starts.
     let last = *members.last().context("members")?;
-    let started = Instant::now();
-    while internals.member_status(last).await.ok().flatten().is_none() {
-        anyhow::ensure!(started.elapsed() < ARRIVAL, "the members never arrived");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(ARRIVAL, || async {
+        let known = internals.member_status(last).await.ok().flatten();
+        anyhow::ensure!(known.is_some(), "the members never arrived");
+        Ok(())
+    })
+    .await
+    .map_err(|timeout| anyhow::anyhow!("{timeout}"))?;
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS)
