@@ -213,4 +213,4 @@ pub use projection::{
 pub use secret::Secret;
 pub use server::{serve, shutdown_signal};
 pub use service_router::{BEARER_SCHEME, ServiceRouter};
-pub use versions::{ETag, IfMatch, WriteAnswer};
+pub use versions::{CLOUDEVENTS_BATCH, ETag, IfMatch, WriteAnswer, stream_history};

@@ -179,6 +179,39 @@ impl IntoResponse for WriteAnswer {
     }
 }
 
+/// The media type of a JSON array of CloudEvents (structured batch mode).
+pub const CLOUDEVENTS_BATCH: &str = "application/cloudevents-batch+json";
+
+/// An aggregate's history as `GET .../history` answers it: every event of `stream`,
+/// oldest first, as a JSON array of CloudEvents, with the aggregate's version as
+/// `ETag`; 404 with `not_found` as its detail when the stream holds no event.
+pub async fn stream_history(
+    log: &circlemade_eventlog::EventLog,
+    stream: &circlemade_eventlog::StreamId,
+    not_found: &'static str,
+) -> Result<Response, Problem> {
+    let recorded = log
+        .read_stream(stream, StreamVersion(1))
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let Some(last) = recorded.last() else {
+        return Err(Problem::not_found(not_found));
+    };
+    let events: Vec<&circlemade_contracts::CloudEvent> =
+        recorded.iter().map(|r| &r.event).collect();
+    let body = serde_json::to_vec(&events).map_err(|e| Problem::internal(&e))?;
+    Ok((
+        StatusCode::OK,
+        ETag(last.version),
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static(CLOUDEVENTS_BATCH),
+        )],
+        body,
+    )
+        .into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

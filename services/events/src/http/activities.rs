@@ -7,10 +7,7 @@
 use axum::Json as AxumJson;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use circlemade_contracts::CloudEvent;
+use axum::response::Response;
 use circlemade_contracts::activity::{
     ActivityEvent, ActivityId, ActivityKind, OutcomeId, SessionId,
 };
@@ -18,6 +15,7 @@ use circlemade_contracts::membership::MemberId;
 use circlemade_eventlog::{StreamId, StreamVersion};
 use circlemade_kit::{
     CommandRequest, Coordinator, ETag, Json, MinPosition, Problem, Reader, WriteAnswer,
+    stream_history,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -31,9 +29,6 @@ use super::problems::validation_problem;
 use crate::activities::Done;
 use crate::domain::{ActivityStatus, Command, NewSession, Reason, Registration};
 use crate::projections::{ActivityFilter, ActivityView};
-
-/// The media type of a batch of CloudEvents (JSON array of events).
-pub(crate) const CLOUDEVENTS_BATCH: &str = "application/cloudevents-batch+json";
 
 /// The activity list.
 #[derive(Serialize, ToSchema)]
@@ -772,22 +767,5 @@ pub(crate) async fn history(
 ) -> Result<Response, Problem> {
     let id = activity_id(&id)?;
     let stream = StreamId::new(format!("activity/{id}")).map_err(|e| Problem::internal(&e))?;
-    let recorded = state
-        .log
-        .read_stream(&stream, StreamVersion(1))
-        .await
-        .map_err(|e| Problem::internal(&e))?;
-    let Some(last) = recorded.last() else {
-        return Err(Problem::not_found("no activity has this id"));
-    };
-    let version = last.version;
-    let events: Vec<&CloudEvent> = recorded.iter().map(|r| &r.event).collect();
-    let body = serde_json::to_vec(&events).map_err(|e| Problem::internal(&e))?;
-    Ok((
-        StatusCode::OK,
-        ETag(version),
-        [(CONTENT_TYPE, HeaderValue::from_static(CLOUDEVENTS_BATCH))],
-        body,
-    )
-        .into_response())
+    stream_history(&state.log, &stream, "no activity has this id").await
 }
