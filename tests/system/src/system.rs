@@ -1,0 +1,85 @@
+//! The three services together on one NATS URL.
+
+use std::path::Path;
+
+use tempfile::TempDir;
+
+use crate::{Role, ServiceProcess};
+
+/// The three service binaries, each on its own data dir under one temp dir, all
+/// pointed at the same NATS URL (a single server or a cluster's list of URLs).
+pub struct System {
+    /// The data dirs' parent, removed when the system is dropped.
+    pub dir: TempDir,
+    /// `circlemade-membership`.
+    pub membership: ServiceProcess,
+    /// `circlemade-events`.
+    pub events: ServiceProcess,
+    /// `circlemade-reporting`.
+    pub reporting: ServiceProcess,
+}
+
+impl System {
+    /// Starts the three services (producers first) with NATS at `nats_url`.
+    pub async fn start(nats_url: &str) -> anyhow::Result<Self> {
+        Self::start_with(nats_url, &[]).await
+    }
+
+    /// Starts the three services with `env` on top of each one's defaults.
+    pub async fn start_with(nats_url: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let membership = start(Role::Membership, dir.path(), nats_url, env).await?;
+        let events = start(Role::Events, dir.path(), nats_url, env).await?;
+        let reporting = start(Role::Reporting, dir.path(), nats_url, env).await?;
+        Ok(System {
+            dir,
+            membership,
+            events,
+            reporting,
+        })
+    }
+
+    /// The service in `role`.
+    pub fn service(&self, role: Role) -> &ServiceProcess {
+        match role {
+            Role::Membership => &self.membership,
+            Role::Events => &self.events,
+            Role::Reporting => &self.reporting,
+        }
+    }
+
+    /// The service in `role`, to kill or restart it.
+    pub fn service_mut(&mut self, role: Role) -> &mut ServiceProcess {
+        match role {
+            Role::Membership => &mut self.membership,
+            Role::Events => &mut self.events,
+            Role::Reporting => &mut self.reporting,
+        }
+    }
+
+    /// The last log lines of every service, to explain a failure.
+    pub fn tails(&self, count: usize) -> String {
+        Role::ALL
+            .iter()
+            .map(|role| {
+                format!(
+                    "--- {} ---\n{}",
+                    role.binary_name(),
+                    self.service(*role).tail(count)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+async fn start(
+    role: Role,
+    parent: &Path,
+    nats_url: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<ServiceProcess> {
+    let data_dir = parent.join(role.binary_name());
+    std::fs::create_dir_all(&data_dir)?;
+    ServiceProcess::start(role, &data_dir, nats_url, env).await
+}
