@@ -42,7 +42,7 @@ use circlemade_eventlog::{
 };
 use uuid::Uuid;
 
-use crate::{CommandIds, IfMatch, Problem, WriteAnswer, count_appends};
+use crate::{CommandIds, IfMatch, Problem, TraceParent, WriteAnswer, count_appends};
 
 /// The state of one aggregate, folded from its events. Implemented by each service's
 /// aggregate (pure and synchronous, like its `handle`).
@@ -57,9 +57,13 @@ pub trait Aggregate: Clone + Default + Send + Sync + 'static {
 
 /// What every command request carries besides its body: the ids it may create, the
 /// version the client saw (`If-Match`), and where its events come from (the request
-/// id as correlation id, the W3C `traceparent`).
+/// id as correlation id, the W3C `traceparent` of the request's hop).
 ///
-/// As an extractor it refuses only a malformed `If-Match` (400).
+/// As an extractor it refuses only a malformed `If-Match` (400). Its `traceparent` is
+/// the request's hop as the [`ServiceRouter`](crate::ServiceRouter) made it (see
+/// [`TraceParent`]): the caller's trace continued under a new span id, or a new trace,
+/// which the answer returns in its `traceparent` header. Outside that router it is
+/// made the same way from the request's header, but no answer returns it.
 #[derive(Clone, Debug, Default)]
 pub struct CommandRequest {
     /// The ids of what the command creates (see [`CommandIds`]).
@@ -72,7 +76,6 @@ pub struct CommandRequest {
 
 /// The request id header the service router sets on every request.
 const REQUEST_ID: &str = "x-request-id";
-const TRACEPARENT: &str = "traceparent";
 
 impl<S: Send + Sync> FromRequestParts<S> for CommandRequest {
     type Rejection = Problem;
@@ -80,20 +83,23 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandRequest {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
         let if_match = IfMatch::from_request_parts(parts, state).await?;
         let Ok(ids) = CommandIds::from_request_parts(parts, state).await;
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
+        let correlationid = parts
+            .headers
+            .get(REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .filter(|id| is_token(id, 128))
+            .map(str::to_owned);
+        let hop = match parts.extensions.get::<TraceParent>() {
+            Some(hop) => *hop,
+            None => TraceParent::of_request(&parts.headers),
         };
         Ok(CommandRequest {
             ids,
             if_match,
             context: EventContext {
-                correlationid: header(REQUEST_ID).filter(|id| is_token(id, 128)),
+                correlationid,
                 causationid: None,
-                traceparent: header(TRACEPARENT).filter(|tp| is_traceparent(tp)),
+                traceparent: Some(hop.to_string()),
             },
         })
     }
@@ -102,22 +108,6 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandRequest {
 /// Visible ASCII without spaces, at most `max` bytes: safe to copy into an event.
 fn is_token(text: &str, max: usize) -> bool {
     !text.is_empty() && text.len() <= max && text.bytes().all(|b| b.is_ascii_graphic())
-}
-
-/// `version-traceid-parentid-flags` as W3C Trace Context writes it, lowercase hex.
-fn is_traceparent(text: &str) -> bool {
-    let parts: Vec<&str> = text.split('-').collect();
-    let hex = |part: &str, len: usize| {
-        part.len() == len
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    parts.len() == 4
-        && hex(parts[0], 2)
-        && hex(parts[1], 32)
-        && hex(parts[2], 16)
-        && hex(parts[3], 2)
 }
 
 /// An aggregate's state with the version and last position of its stream.
@@ -668,15 +658,54 @@ impl<A> StateCache<A> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn traceparents_and_request_ids_are_checked_before_they_reach_an_event() {
-        assert!(is_traceparent(
+    async fn extracted(request: axum::http::Request<()>) -> CommandRequest {
+        let (mut parts, ()) = request.into_parts();
+        CommandRequest::from_request_parts(&mut parts, &())
+            .await
+            .unwrap()
+    }
+
+    fn traceparent_of(request: &CommandRequest) -> TraceParent {
+        TraceParent::parse(request.context.traceparent.as_deref().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_command_carries_the_hop_the_router_made() {
+        let hop = TraceParent::start();
+        let mut request = axum::http::Request::new(());
+        request.extensions_mut().insert(hop);
+        // The router's hop wins over the header it was made from.
+        request.headers_mut().insert(
+            "traceparent",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        ));
-        assert!(!is_traceparent("00-4bf92f35-00f067aa0ba902b7-01"));
-        assert!(!is_traceparent(
-            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"
-        ));
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(traceparent_of(&extracted(request).await), hop);
+    }
+
+    #[tokio::test]
+    async fn outside_the_router_a_command_continues_the_header_or_starts_a_trace() {
+        let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let request = axum::http::Request::builder()
+            .header("traceparent", caller)
+            .body(())
+            .unwrap();
+        let continued = traceparent_of(&extracted(request).await);
+        let parent = TraceParent::parse(caller).unwrap();
+        assert_eq!(continued.trace_id(), parent.trace_id());
+        assert_ne!(continued.span_id(), parent.span_id());
+
+        let request = axum::http::Request::builder()
+            .header("traceparent", "00-not-a-trace-01")
+            .body(())
+            .unwrap();
+        let started = traceparent_of(&extracted(request).await);
+        assert_ne!(started.trace_id(), parent.trace_id());
+    }
+
+    #[test]
+    fn request_ids_are_checked_before_they_reach_an_event() {
         assert!(is_token("0190b1c2-0000-7000-8000-000000000001", 128));
         assert!(!is_token("has space", 128));
         assert!(!is_token("", 128));

@@ -10,7 +10,10 @@ use circlemade_eventlog::LogConfig;
 
 use crate::ExecutorOptions;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::Secret;
 
@@ -289,19 +292,47 @@ pub enum TracingError {
 
 /// Installs the process's log subscriber: the format and filter of `config`, written
 /// to standard error. Call it once, first thing in `main`.
+///
+/// In JSON each line is one object: `timestamp`, `level`, `target`, `fields` (the
+/// line's own, its text under `message`), and, when written inside spans, `span` (the
+/// innermost span's fields and `name`) and `spans` (every open span, outermost
+/// first). The hops of a trace each open a span with its `trace_id` (an HTTP request,
+/// a message an inbox copies, a reaction), so every line a hop writes can be found
+/// with `jq 'select(any(.spans[]?; .trace_id == "<trace id>"))'`.
 pub fn init_tracing(config: &CommonConfig) -> Result<(), TracingError> {
     let filter = EnvFilter::try_new(&config.log_filter).map_err(|e| TracingError::Filter {
         filter: config.log_filter.clone(),
         reason: e.to_string(),
     })?;
+    subscriber(config.log_format, filter, std::io::stderr)
+        .try_init()
+        .map_err(|e| TracingError::AlreadyInstalled(e.to_string()))
+}
+
+/// The subscriber [`init_tracing`] installs, writing to `writer`.
+fn subscriber<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    writer: W,
+) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let installed = match config.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-    installed.map_err(|e| TracingError::AlreadyInstalled(e.to_string()))
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => Box::new(builder.finish()),
+        // Both are the defaults; the span list is what puts a trace id found in an
+        // outer span on every line, so it is asked for by name.
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .with_current_span(true)
+                .with_span_list(true)
+                .finish(),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -416,6 +447,54 @@ mod tests {
         assert_eq!(
             cli.common.api_tokens.as_ref().map(|t| t.expose().as_str()),
             Some("coordinator:hunter2")
+        );
+    }
+
+    /// Log lines written to memory.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_json_line_names_the_trace_id_of_an_enclosing_span() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = subscriber(LogFormat::Json, EnvFilter::new("info"), move || {
+            writer.clone()
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            let request = tracing::info_span!("request", trace_id = tracing::field::Empty);
+            request.record("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736");
+            let _request = request.enter();
+            let inner = tracing::info_span!("inner", step = 2);
+            let _inner = inner.enter();
+            tracing::info!(status = 200, "answered");
+            tracing::debug!("filtered out");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let line = &lines[0];
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["fields"]["message"], "answered");
+        assert_eq!(line["fields"]["status"], 200);
+        assert_eq!(line["span"]["name"], "inner");
+        assert_eq!(line["spans"][0]["name"], "request");
+        assert_eq!(
+            line["spans"][0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736",
+            "{text}"
         );
     }
 

@@ -109,6 +109,8 @@
 //!   [`tree_digest`].
 //! - `metrics`: [`Metrics`], the request middleware, the metric names.
 //! - `health`: [`Health`], `/healthz` and `/readyz`.
+//! - `trace`: [`TraceParent`], the W3C trace context of each hop, made from a request's
+//!   `traceparent` header and returned in its answer.
 //! - `service_router`: [`ServiceRouter`], which assembles all of the above.
 //! - `server`: [`shutdown_signal`], [`serve`].
 //!
@@ -176,6 +178,7 @@ mod projection;
 mod secret;
 mod server;
 mod service_router;
+mod trace;
 mod versions;
 
 pub use auth::{
@@ -213,4 +216,5 @@ pub use projection::{
 pub use secret::Secret;
 pub use server::{serve, shutdown_signal};
 pub use service_router::{BEARER_SCHEME, ServiceRouter};
+pub use trace::{SpanId, TRACEPARENT, TraceId, TraceParent};
 pub use versions::{CLOUDEVENTS_BATCH, ETag, IfMatch, WriteAnswer, stream_history};

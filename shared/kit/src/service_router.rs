@@ -12,7 +12,8 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -24,9 +25,10 @@ use crate::health::{healthz, readyz};
 use crate::idempotency::idempotency;
 use crate::json_body::BodyLimit;
 use crate::metrics::track_requests;
+use crate::trace::trace_requests;
 use crate::{
     ApiTokens, Auth, CommonConfig, FieldError, Health, IdempotencyStore, Metrics, MetricsError,
-    Problem, WriteAnswer,
+    Problem, TraceParent, WriteAnswer,
 };
 
 /// The name of the bearer-token security scheme in `/openapi.json`; a service's
@@ -43,8 +45,12 @@ const REQUEST_ID: &str = "x-request-id";
 /// - the routes `/healthz`, `/readyz`, `/metrics` and `/openapi.json` (no token);
 /// - problem+json fallbacks for unknown paths (404) and methods (405);
 /// - the layers, outermost first: request id (`x-request-id`, a UUID when the client
-///   sends none), a tracing span per request, request metrics, problem+json for plain
-///   error answers, panic to 500 problem, the [`Auth`] extension, the body limit;
+///   sends none), the request's hop of a W3C trace ([`TraceParent`]: the caller's
+///   `traceparent` continued, or a new trace; returned in the answer's `traceparent`
+///   header), a tracing span per request (`request`, with `method`, `path`,
+///   `request_id` and `trace_id`, and one `info` line when the answer is sent, with its
+///   `status` and `latency`), request metrics, problem+json for plain error answers,
+///   panic to 500 problem, the [`Auth`] extension, the body limit;
 /// - and on the API routes only, the [`idempotency`] middleware when a store is given.
 ///
 /// The API router must have its state applied (`Router<()>`) and must not define the
@@ -141,7 +147,14 @@ impl ServiceRouter {
             .layer(
                 ServiceBuilder::new()
                     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                    .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                    .layer(from_fn(trace_requests))
+                    .layer(
+                        TraceLayer::new_for_http()
+                            .make_span_with(request_span)
+                            // One line per answer at the default level: the request's
+                            // trace id is in the logs of every hop.
+                            .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                    )
                     .layer(PropagateRequestIdLayer::x_request_id())
                     .layer(from_fn(track_requests))
                     .layer(from_fn(problem_for_plain_errors))
@@ -160,12 +173,17 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
         request_id = %id,
-    )
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(hop) = request.extensions().get::<TraceParent>() {
+        span.record("trace_id", tracing::field::display(hop.trace_id()));
+    }
+    span
 }
 
 #[derive(utoipa::OpenApi)]

@@ -11,8 +11,9 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use circlemade_eventlog::{EventLog, Position, StreamVersion};
 use circlemade_kit::{
-    ApiTokens, CommonConfig, Coordinator, ETag, Health, IdempotencyStore, IfMatch, Json,
-    MinPosition, PositionWatch, Problem, Reader, Secret, ServiceRouter, WriteAnswer, serve,
+    ApiTokens, CommandRequest, CommonConfig, Coordinator, ETag, Health, IdempotencyStore, IfMatch,
+    Json, MinPosition, PositionWatch, Problem, Reader, Secret, ServiceRouter, TraceParent,
+    WriteAnswer, serve,
 };
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
@@ -113,6 +114,11 @@ async fn impatient(State(app): State<App>, min: MinPosition) -> Result<Json<Valu
     Ok(Json(json!({ "position": reached.0 })))
 }
 
+/// The trace context a command's events would carry.
+async fn traced(request: CommandRequest) -> Json<Value> {
+    Json(json!({ "traceparent": request.context.traceparent }))
+}
+
 #[allow(clippy::panic)]
 async fn explode() -> &'static str {
     panic!("the handler broke")
@@ -191,6 +197,7 @@ async fn spawn_app() -> TestApp {
         .route("/v1/positions", get(positions))
         .route("/v1/impatient", get(impatient))
         .route("/v1/panic", get(explode))
+        .route("/v1/traced", post(traced))
         .with_state(app.clone());
     let router = ServiceRouter::new(
         &config,
@@ -694,6 +701,67 @@ async fn metrics_count_requests_by_route_template() {
         "{text}"
     );
     assert!(text.contains("circlemade_log_head_position"), "{text}");
+    app.stop().await;
+}
+
+/// The `traceparent` an answer returns, and the one the command's events would carry.
+async fn traced_answer(app: &TestApp, sent: Option<&str>) -> (TraceParent, TraceParent) {
+    let mut request = app.post("/v1/traced", COORDINATOR);
+    if let Some(sent) = sent {
+        request = request.header("traceparent", sent);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answered = response.headers()["traceparent"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    let carried = body["traceparent"].as_str().unwrap();
+    (
+        TraceParent::parse(&answered).unwrap(),
+        TraceParent::parse(carried).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_request_continues_its_callers_trace_or_starts_one_and_answers_it() {
+    let app = spawn_app().await;
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let parent = TraceParent::parse(caller).unwrap();
+
+    let (answered, carried) = traced_answer(&app, Some(caller)).await;
+    assert_eq!(answered, carried, "the answer names the events' hop");
+    assert_eq!(carried.trace_id(), parent.trace_id());
+    assert_ne!(
+        carried.span_id(),
+        parent.span_id(),
+        "a hop has its own span"
+    );
+    assert_eq!(carried.flags(), parent.flags());
+
+    for sent in [
+        None,
+        Some("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"),
+    ] {
+        let (answered, carried) = traced_answer(&app, sent).await;
+        assert_eq!(answered, carried, "the answer names the events' hop");
+        assert_ne!(carried.trace_id(), parent.trace_id());
+        assert_eq!(carried.flags(), 1, "a started trace is sampled");
+    }
+    let (first, _) = traced_answer(&app, None).await;
+    let (second, _) = traced_answer(&app, None).await;
+    assert_ne!(
+        first.trace_id(),
+        second.trace_id(),
+        "each request starts its own"
+    );
+
+    // Every answer names its hop, problems included.
+    let response = app.client.get(app.url("/v1/nowhere")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let answered = response.headers()["traceparent"].to_str().unwrap();
+    assert!(TraceParent::parse(answered).is_some(), "{answered}");
     app.stop().await;
 }
 
