@@ -19,6 +19,13 @@
 //! and never blocks the messages after it. Events of unknown types or newer versions
 //! are not errors: they are imported as they are, and projections skip them.
 //!
+//! Each message is logged inside an `inbox` span with the `stream`, the `event_id`,
+//! the `event_type` and, when the event belongs to a trace (its `traceparent`
+//! extension, or else the message's `traceparent` header), its `trace_id`: one `info`
+//! line when its event is copied into the log, so that a trace can be followed from
+//! the producer's request into every consumer; `debug` when it was there already;
+//! `warn` when it is dead-lettered.
+//!
 //! Known failure modes guarded against: a pull request lost while the server restarts
 //! would stall a consumer for ever (nats.go #1729, nats.net.v1 #804), so the message
 //! stream asks for idle heartbeats and is re-created when they stop; a consumer that
@@ -31,7 +38,9 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use chrono::Utc;
-use circlemade_contracts::{CloudEvent, EventId, Registry, Service};
+use circlemade_contracts::{
+    CE_ID_HEADER, CE_TYPE_HEADER, CloudEvent, EventId, Registry, Service, TRACEPARENT_HEADER,
+};
 use circlemade_eventlog::{EventLog, Pending, RawImport};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
@@ -336,11 +345,13 @@ impl Inbox {
             .fetch_add(messages.len() as u64, Ordering::Relaxed);
         let mut imports = Vec::with_capacity(messages.len());
         let mut good = Vec::with_capacity(messages.len());
+        let mut traced = Vec::with_capacity(messages.len());
         let mut refused = Vec::new();
         for message in messages {
-            match self.decode(&message.payload) {
-                Ok(import) => {
+            match self.decode(&message) {
+                Ok((import, logged)) => {
                     imports.push(import);
+                    traced.push(logged);
                     good.push(message);
                 }
                 Err(reason) => refused.push((message, reason)),
@@ -357,6 +368,7 @@ impl Inbox {
         };
         Ok(Submitted {
             good,
+            traced,
             ids,
             refused: refused.into_iter().map(|(message, _)| message).collect(),
             pending,
@@ -375,13 +387,18 @@ impl Inbox {
             }
         }
         // The flush covering the batch has returned: acking now loses nothing.
-        for (message, answer) in batch.good.iter().zip(answers) {
+        for ((message, traced), answer) in batch.good.iter().zip(&batch.traced).zip(answers) {
+            let span = self.span(traced.id, &traced.event_type, traced.trace_id());
             match answer {
                 Ok(appended) if appended.already_appended => {
                     self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+                    span.in_scope(|| tracing::debug!("already in the log; acked and skipped"));
                 }
-                Ok(_) => {
+                Ok(appended) => {
                     self.metrics.imported.fetch_add(1, Ordering::Relaxed);
+                    span.in_scope(|| {
+                        tracing::info!(position = appended.first.0, "copied into the log");
+                    });
                 }
                 Err(error) => {
                     // Not acked: it comes back after `ack_wait`, or the next attempt
@@ -402,9 +419,10 @@ impl Inbox {
         Ok(())
     }
 
-    /// The event of a message, with the bytes it came in, if its data fits its type;
-    /// or why not.
-    fn decode(&self, payload: &[u8]) -> Result<RawImport, String> {
+    /// The event of a message, with the bytes it came in, if its data fits its type,
+    /// and what the inbox logs of it; or why not.
+    fn decode(&self, message: &jetstream::Message) -> Result<(RawImport, Traced), String> {
+        let payload: &[u8] = &message.payload;
         let event: CloudEvent =
             serde_json::from_slice(payload).map_err(|e| format!("not a CloudEvent: {e}"))?;
         if event.specversion != circlemade_contracts::SPEC_VERSION {
@@ -414,7 +432,32 @@ impl Inbox {
         self.registry
             .classify(&event)
             .map_err(|e| format!("data does not fit its type: {e}"))?;
-        Ok(import)
+        let traced = Traced {
+            id: event.id,
+            traceparent: event.traceparent.or_else(|| traceparent_header(message)),
+            event_type: event.event_type,
+        };
+        Ok((import, traced))
+    }
+
+    /// The span a message is logged in. See the module docs.
+    fn span(
+        &self,
+        id: impl std::fmt::Display,
+        event_type: &str,
+        trace_id: Option<&str>,
+    ) -> tracing::Span {
+        let span = tracing::info_span!(
+            "inbox",
+            stream = self.source.stream_name(),
+            event_id = %id,
+            event_type,
+            trace_id = tracing::field::Empty,
+        );
+        if let Some(trace_id) = trace_id {
+            span.record("trace_id", trace_id);
+        }
+        span
     }
 
     async fn keep_dead_letters(
@@ -431,12 +474,27 @@ impl Inbox {
                 at: Utc::now(),
                 payload: message.payload.to_vec(),
             };
-            tracing::warn!(
-                stream = %letter.stream,
-                sequence = letter.stream_sequence,
-                reason = %letter.reason,
-                "message dead-lettered"
+            let traceparent = traceparent_header(message);
+            let span = self.span(
+                message
+                    .headers
+                    .as_ref()
+                    .and_then(|headers| headers.get(CE_ID_HEADER))
+                    .map_or("", |id| id.as_str()),
+                message
+                    .headers
+                    .as_ref()
+                    .and_then(|headers| headers.get(CE_TYPE_HEADER))
+                    .map_or("", |t| t.as_str()),
+                traceparent.as_deref().and_then(trace_id_of),
             );
+            span.in_scope(|| {
+                tracing::warn!(
+                    sequence = letter.stream_sequence,
+                    reason = %letter.reason,
+                    "message dead-lettered"
+                );
+            });
             let key = format!("{}/{:020}", letter.stream, letter.stream_sequence);
             let value =
                 serde_json::to_vec(&letter).map_err(|e| InboxError::DeadLetter(e.to_string()))?;
@@ -453,10 +511,46 @@ impl Inbox {
     }
 }
 
+/// What the inbox logs of an event it hands to the log.
+struct Traced {
+    id: EventId,
+    event_type: String,
+    /// The event's `traceparent` extension, or else the message's header.
+    traceparent: Option<String>,
+}
+
+impl Traced {
+    fn trace_id(&self) -> Option<&str> {
+        self.traceparent.as_deref().and_then(trace_id_of)
+    }
+}
+
+/// The message's `traceparent` header, if it has one.
+fn traceparent_header(message: &jetstream::Message) -> Option<String> {
+    let headers = message.headers.as_ref()?;
+    Some(headers.get(TRACEPARENT_HEADER)?.as_str().to_owned())
+}
+
+/// The trace id of a W3C `traceparent` (`<version>-<trace id>-<parent id>-<flags>`): 32
+/// lower-case hex digits, not all zero. Only logged, never passed on: a malformed one
+/// is left out of the log line.
+fn trace_id_of(traceparent: &str) -> Option<&str> {
+    let trace_id = traceparent.get(3..35)?;
+    let well_formed = traceparent.as_bytes().get(2) == Some(&b'-')
+        && traceparent.as_bytes().get(35) == Some(&b'-')
+        && trace_id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && trace_id.bytes().any(|b| b != b'0');
+    well_formed.then_some(trace_id)
+}
+
 /// A batch handed to the log and not acked yet.
 struct Submitted {
     /// Messages whose events were handed to the log, in the order of its answers.
     good: Vec<jetstream::Message>,
+    /// What is logged of each of their events, in the same order.
+    traced: Vec<Traced>,
     /// Their events' ids, for the durable hook.
     ids: Vec<EventId>,
     /// Messages kept as dead letters (already durable), to terminate.
@@ -486,4 +580,27 @@ pub fn dead_letters(log: &EventLog) -> Result<Vec<DeadLetter>, sled::Error> {
         }
     }
     Ok(letters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trace_id_of_a_traceparent_is_read_and_anything_else_left_out() {
+        assert_eq!(
+            trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "",
+            "00-4bf92f35",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4é36-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(trace_id_of(bad), None, "{bad:?}");
+        }
+    }
 }
