@@ -15,11 +15,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use circlemade_contracts::activity::{ActivityEvent, ActivityId};
 use circlemade_contracts::membership::{MemberId, MemberStatus};
-use circlemade_contracts::{EventId, TypedEvent};
+use circlemade_contracts::{EventContext, EventId, TypedEvent};
 use circlemade_eventlog::EventLog;
 use circlemade_kit::{
     Aggregate, CommandError, CommandExecutor, CommandIds, CommandRequest, Executed,
-    ExecutorOptions, IdempotencySeed, IfMatch, Problem,
+    ExecutorOptions, IdempotencySeed, IfMatch, Problem, TraceParent,
 };
 use uuid::Uuid;
 
@@ -139,7 +139,8 @@ impl Activities {
     ///
     /// The events' ids derive from `seed` alone, and the command runs as a retry: run
     /// again after a crash, it finds the events the first run appended and appends
-    /// nothing (see [`reaction_seed`]).
+    /// nothing (see [`reaction_seed`]). They carry `trace`, the reaction's hop of the
+    /// cause's trace.
     pub(crate) async fn react(
         &self,
         id: ActivityId,
@@ -147,6 +148,7 @@ impl Activities {
         departure: Departure,
         cause: &Cause,
         seed: Uuid,
+        trace: TraceParent,
     ) -> Result<Done, CommandError<DomainError>> {
         let request = CommandRequest {
             ids: CommandIds::seeded(IdempotencySeed {
@@ -154,7 +156,10 @@ impl Activities {
                 retried: true,
             }),
             if_match: IfMatch(None),
-            context: cause.context(),
+            context: EventContext {
+                traceparent: Some(trace.to_string()),
+                ..cause.context()
+            },
         };
         let command = Command::CancelMemberRegistrations {
             member_id: member,
@@ -315,16 +320,18 @@ mod tests {
             .with_ymd_and_hms(2018, 11, 5, 10, 0, 0)
             .single()
             .expect("a time");
+        let suspension = TraceParent::start();
         let cause = Cause {
             event_id: EventId::new(),
             time,
             correlationid: None,
-            traceparent: None,
+            traceparent: Some(suspension.to_string()),
         };
         let seed = reaction_seed(cause.event_id, activity);
+        let hop = suspension.child();
         let react = |cause: Cause, seed| async move {
             activities
-                .react(activity, leaving, Departure::Withdrawn, &cause, seed)
+                .react(activity, leaving, Departure::Withdrawn, &cause, seed, hop)
                 .await
                 .expect("the reaction runs")
         };
@@ -341,6 +348,7 @@ mod tests {
         ));
         for event in &first.events {
             assert_eq!(event.context.causationid, Some(cause.event_id.to_string()));
+            assert_eq!(event.context.traceparent, Some(hop.to_string()));
             assert!(event.time >= time);
         }
         let head = service.log.head();

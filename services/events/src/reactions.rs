@@ -17,7 +17,10 @@
 //!
 //! Each reaction's events name the membership event as their cause (`causationid`, and
 //! its correlation) and happen at [`Activity::reaction_time`](crate::domain::Activity::reaction_time)
-//! of its time.
+//! of its time. They continue the cause's trace as a hop of their own (same trace id, a
+//! new span id; a new trace when the cause had none, see [`TraceParent`]), and the
+//! reaction is logged in a `reaction` span with that `trace_id`, the `cause`, the
+//! `activity` and the `member`.
 //!
 //! # Exactly once
 //!
@@ -37,10 +40,12 @@
 use std::time::Duration;
 
 use circlemade_eventlog::{EventLog, Position};
-use circlemade_kit::{CommandError, Outcome, PositionWatch};
+use circlemade_kit::{CommandError, Outcome, PositionWatch, TraceParent};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::activities::{Activities, reaction_seed};
+use crate::domain::Departure;
 use crate::projections::{DueReaction, Failure, due_in, standings_in};
 
 /// The tree that keeps the reactor's cursor.
@@ -197,6 +202,28 @@ impl Reactor {
         let Some(departure) = due.departure() else {
             return Ok(());
         };
+        let trace = TraceParent::continue_or_start(due.cause.traceparent.as_deref());
+        let span = tracing::info_span!(
+            "reaction",
+            trace_id = %trace.trace_id(),
+            cause = %due.cause.event_id,
+            activity = %reaction.activity,
+            member = %due.member,
+        );
+        self.carry_out(reaction, departure, trace, shutdown)
+            .instrument(span)
+            .await
+    }
+
+    /// Carries out one reaction with its hop of the trace, inside its span.
+    async fn carry_out(
+        &self,
+        reaction: &Reaction,
+        departure: Departure,
+        trace: TraceParent,
+        shutdown: &CancellationToken,
+    ) -> Result<(), String> {
+        let due = &reaction.due;
         let done = self
             .activities
             .react(
@@ -205,14 +232,12 @@ impl Reactor {
                 departure,
                 &due.cause,
                 reaction.seed,
+                trace,
             )
             .await;
         match done {
             Ok(done) => {
                 tracing::info!(
-                    activity = %reaction.activity,
-                    member = %due.member,
-                    cause = %due.cause.event_id,
                     events = done.events.len(),
                     outcome = ?done.outcome,
                     "reacted to a member's departure"
@@ -230,8 +255,6 @@ impl Reactor {
             // state it cannot change.
             Err(CommandError::Refused(error)) => {
                 tracing::warn!(
-                    activity = %reaction.activity,
-                    member = %due.member,
                     code = error.code(),
                     %error,
                     "a departure's cancellation was refused; nothing to cancel"
@@ -360,7 +383,21 @@ mod tests {
             )
             .await;
         }
-        let suspended = member_event(stale, Suspended::default());
+        let suspension = TraceParent::start();
+        let at = Utc
+            .with_ymd_and_hms(2018, 5, 2, 9, 0, 0)
+            .single()
+            .expect("a time");
+        let suspended = new_cloud_event::<MemberEvent>(
+            stale,
+            at,
+            Suspended::default(),
+            EventContext {
+                traceparent: Some(suspension.to_string()),
+                ..EventContext::default()
+            },
+        )
+        .expect("an event");
         import(&log, std::slice::from_ref(&suspended)).await;
 
         let request = CommandRequest::default();
@@ -440,6 +477,14 @@ mod tests {
                 Some(suspended.id.to_string()),
                 "caused by the suspension"
             );
+            let hop = TraceParent::parse(event.context.traceparent.as_deref().expect("traced"))
+                .expect("a valid traceparent");
+            assert_eq!(
+                hop.trace_id(),
+                suspension.trace_id(),
+                "in the suspension's trace"
+            );
+            assert_ne!(hop.span_id(), suspension.span_id(), "as a hop of its own");
         }
         log.close().await;
     }
