@@ -40,6 +40,10 @@ struct Args {
     /// Directory for the benchmark's data (a temporary directory by default).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+    /// In the `system` suite, measure only the figures whose id starts with this
+    /// (e.g. `P5`, `P6-events`, `P7`).
+    #[arg(long)]
+    only: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -50,7 +54,8 @@ enum Suite {
     /// The bus, on a real nats-server: the outbox relay (P2) and the inbox (P3).
     Bus,
     /// The services over HTTP, on a real nats-server: membership commands and
-    /// registrations (P6), and the reporting service holding the history (P7).
+    /// registrations (P6), a command's change reaching reporting (P5), and the
+    /// reporting service holding the history (P7).
     System,
     /// Every suite above.
     All,
@@ -77,6 +82,7 @@ fn main() -> anyhow::Result<()> {
     let system = system_suite::Options {
         dir: scratch.path().to_owned(),
         duration: std::time::Duration::from_secs_f64(args.seconds),
+        only: args.only.clone(),
     };
     runtime.block_on(async {
         if matches!(args.suite, Suite::Log | Suite::All) {
@@ -88,7 +94,9 @@ fn main() -> anyhow::Result<()> {
         }
         if matches!(args.suite, Suite::System | Suite::All) {
             system_suite::run(&system).await?;
-            reporting_figures::resident(scratch.path(), args.scan_events).await?;
+            if system.wants("P7") {
+                reporting_figures::resident(scratch.path(), args.scan_events).await?;
+            }
         }
         anyhow::Ok(())
     })

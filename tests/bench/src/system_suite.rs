@@ -18,6 +18,8 @@
 //! - `P6-membership-p50`, `P6-membership-p99`: the median and 99th percentile of one
 //!   command's latency seen by a client, in milliseconds (no raw figure).
 //! - `P6-events`, `P6-events-p50`, `P6-events-p99`: registrations over HTTP, in `events`.
+//! - `P5-p50`, `P5-p99`: from a membership command's answer to reporting showing its
+//!   change, at a steady rate, in `latency`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,10 +40,20 @@ use tokio_util::sync::CancellationToken;
 use crate::figure::Figure;
 
 mod events;
+mod latency;
 
 pub(crate) struct Options {
     pub(crate) dir: PathBuf,
     pub(crate) duration: Duration,
+    /// Measure only the figures whose id starts with this.
+    pub(crate) only: Option<String>,
+}
+
+impl Options {
+    /// Whether the figure `id` is to be measured.
+    pub(crate) fn wants(&self, id: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| id.starts_with(only))
+    }
 }
 
 /// Concurrent clients (and, for the raw figure, writers).
@@ -49,6 +61,19 @@ const CLIENTS: usize = 64;
 const TOKEN: &str = "bench-coordinator";
 
 pub(crate) async fn run(options: &Options) -> anyhow::Result<()> {
+    if options.wants("P6-membership") {
+        membership(options).await?;
+    }
+    if options.wants("P6-events") {
+        events::run(&options.dir, options.duration).await?;
+    }
+    if options.wants("P5") {
+        latency::run(&options.dir, options.duration).await?;
+    }
+    Ok(())
+}
+
+async fn membership(options: &Options) -> anyhow::Result<()> {
     // The service first, so that the disk is not still writing back the raw run's data
     // while it is measured.
     let server = NatsServer::start().await?;
@@ -77,7 +102,7 @@ pub(crate) async fn run(options: &Options) -> anyhow::Result<()> {
         raw: None,
     }
     .print();
-    events::run(&options.dir, options.duration).await
+    Ok(())
 }
 
 struct Measured {
