@@ -1,5 +1,6 @@
 //! `/healthz` and `/readyz`, and the figures they share with `/metrics`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -11,11 +12,11 @@ use circlemade_bus::{InboxMetrics, RelayMetrics};
 use circlemade_eventlog::EventLog;
 use serde::Serialize;
 
-use crate::Problem;
 use crate::metrics::{
     INBOX_CONSUMED_TOTAL, INBOX_DEAD_LETTERED_TOTAL, INBOX_DUPLICATES_TOTAL, LOG_HEAD_POSITION,
     OUTBOX_ACKED_TOTAL, OUTBOX_LAG_EVENTS, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED_TOTAL,
 };
+use crate::{PositionWatch, Problem};
 
 /// What the service is made of, for `/readyz` and `/metrics`: its log, its NATS
 /// client, its outbox relay and inboxes. Cheap to clone; clones share the fatal errors
@@ -36,6 +37,8 @@ pub struct Health {
 struct SharedState {
     fatal: Mutex<Vec<String>>,
     draining: AtomicBool,
+    /// The followers of the log whose positions `/readyz` shows.
+    followers: Mutex<Vec<(&'static str, PositionWatch)>>,
 }
 
 impl std::fmt::Debug for Health {
@@ -76,6 +79,10 @@ pub struct Readiness {
     pub nats: Option<String>,
     /// The outbox's lag, if the service has a relay.
     pub outbox: Option<OutboxLag>,
+    /// The position each follower of the log has reached (a read model, a reactor),
+    /// by name: caught up when equal to `log_head`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub positions: BTreeMap<&'static str, u64>,
 }
 
 impl Health {
@@ -106,6 +113,17 @@ impl Health {
     pub fn with_inbox(mut self, stream: impl Into<String>, inbox: Arc<InboxMetrics>) -> Self {
         self.inboxes.push((stream.into(), inbox));
         self
+    }
+
+    /// Shows the position a follower of the log (a read model, a reactor) has reached
+    /// in `/readyz`, under `positions.<name>`, so that an operator or a test can tell
+    /// when it has caught up with the log's head. Clones share it.
+    pub fn track_position(&self, name: &'static str, watch: PositionWatch) {
+        self.state
+            .followers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((name, watch));
     }
 
     /// Records that a part stopped for good (e.g. the relay returned an error): the
@@ -159,12 +177,21 @@ impl Health {
                 cursor: relay.stats().cursor.0,
             }
         });
+        let positions = self
+            .state
+            .followers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(|(name, watch)| (*name, watch.current().0))
+            .collect();
         Readiness {
             ready: reasons.is_empty(),
             reasons,
             log_head: head.0,
             nats: nats.map(|state| state.to_string()),
             outbox,
+            positions,
         }
     }
 
@@ -242,6 +269,7 @@ pub(crate) async fn readyz(State(health): State<Health>) -> Response {
         .with_extension("log_head", readiness.log_head)
         .with_extension("nats", &readiness.nats)
         .with_extension("outbox", readiness.outbox)
+        .with_extension("positions", &readiness.positions)
         .into_response()
 }
 
@@ -269,6 +297,23 @@ mod tests {
         let fresh = Health::new(log.clone());
         fresh.set_draining();
         assert!(!fresh.check().ready);
+        log.close().await;
+    }
+
+    #[tokio::test]
+    async fn readiness_shows_the_positions_of_the_followers_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(LogConfig::new(dir.path())).unwrap();
+        let health = Health::new(log.clone());
+        assert!(health.check().positions.is_empty());
+        let reactions = PositionWatch::new(circlemade_eventlog::Position(3));
+        health
+            .clone()
+            .track_position("reactions", reactions.clone());
+        reactions.advance(circlemade_eventlog::Position(7));
+        assert_eq!(health.check().positions.get("reactions"), Some(&7));
+        let shown = serde_json::to_value(health.check()).unwrap();
+        assert_eq!(shown["positions"]["reactions"], 7);
         log.close().await;
     }
 }
