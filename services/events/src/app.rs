@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use circlemade_bus::{
-    Inbox, InboxConfig, InboxMetrics, InboxStats, Relay, RelayConfig, StreamSettings, connect,
+    Inbox, InboxMetrics, InboxStats, Relay, RelayConfig, StreamSettings, connect,
     jetstream_context, provision_until_stopped,
 };
 use circlemade_contracts::membership::{MemberId, MemberStatus};
@@ -140,7 +140,7 @@ impl Application {
             Service::Events,
             Service::Membership,
             Arc::new(Registry::default()),
-            InboxConfig::default(),
+            config.inbox.inbox_config(),
         )?;
         let inbox_metrics = inbox.metrics();
         let health = Health::new(log.clone())
@@ -161,10 +161,15 @@ impl Application {
         );
         let projection = run_projection(runner, health.clone());
 
+        let read_model_watch = model.1.clone();
         let (opened, reacting) = (log.clone(), activities.clone());
         let hang = config.fault_hang_after_reaction;
         let reactor = blocking(move || Reactor::open(&opened, reacting, model, hang)).await??;
         let reactions = reactor.progress();
+        // `/readyz` shows both, so that one can tell when every MEMBERSHIP event copied
+        // in has been reacted to.
+        health.track_position("read_model", read_model_watch);
+        health.track_position("reactions", reactions.clone());
         let reactor = Task::spawn(|stop| reactor.run(stop));
         let relay = {
             let (health, settings, nats) =

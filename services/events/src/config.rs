@@ -1,7 +1,7 @@
 //! The service's configuration: the kit's `CIRCLEMADE_*` options with the events
 //! service's defaults.
 
-use circlemade_kit::{CommonConfig, ServiceDefaults, parse_config};
+use circlemade_kit::{CommonConfig, InboxOptions, ServiceDefaults, parse_config};
 
 /// Where the service keeps its data and listens when nothing says otherwise.
 pub const DEFAULTS: ServiceDefaults = ServiceDefaults {
@@ -18,6 +18,11 @@ pub struct Config {
     /// The options every circlemade service takes.
     #[command(flatten)]
     pub common: CommonConfig,
+
+    /// How the inbox of MEMBERSHIP consumes: `CIRCLEMADE_INBOX_ACK_WAIT_MS`, shared with
+    /// every consuming service.
+    #[command(flatten)]
+    pub inbox: InboxOptions,
 
     /// Fault injection for crash tests only: once a reaction to a member's departure
     /// has appended its first cancellation, never go on (the test then kills the
@@ -44,6 +49,7 @@ impl Config {
     pub fn new(common: CommonConfig) -> Self {
         Config {
             common,
+            inbox: InboxOptions::default(),
             fault_hang_after_reaction: false,
         }
     }

@@ -1,10 +1,8 @@
 //! The service's configuration: the kit's `CIRCLEMADE_*` options with the reporting
 //! service's defaults.
 
-use std::time::Duration;
-
 use circlemade_bus::InboxConfig;
-use circlemade_kit::{CommonConfig, ServiceDefaults, command_with_defaults};
+use circlemade_kit::{CommonConfig, InboxOptions, ServiceDefaults, command_with_defaults};
 use clap::FromArgMatches;
 
 /// Where the service keeps its data and listens when nothing says otherwise.
@@ -31,20 +29,14 @@ pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,
 
-    /// How long NATS waits for the inboxes' acknowledgement of a message before it
-    /// delivers it again, in milliseconds. After a crash, the messages that were in
-    /// flight come again after this long; they are imported once all the same.
-    #[arg(
-        long,
-        env = "CIRCLEMADE_INBOX_ACK_WAIT_MS",
-        default_value_t = DEFAULT_INBOX_ACK_WAIT_MS,
-        value_parser = clap::value_parser!(u64).range(100..)
-    )]
-    pub inbox_ack_wait_ms: u64,
+    /// How the inboxes consume: `CIRCLEMADE_INBOX_ACK_WAIT_MS`, shared with every
+    /// consuming service.
+    #[command(flatten)]
+    pub inbox: InboxOptions,
 }
 
-/// The default of [`Config::inbox_ack_wait_ms`]: the bus's.
-pub const DEFAULT_INBOX_ACK_WAIT_MS: u64 = 30_000;
+/// The default of `CIRCLEMADE_INBOX_ACK_WAIT_MS`: the bus's.
+pub const DEFAULT_INBOX_ACK_WAIT_MS: u64 = circlemade_kit::DEFAULT_INBOX_ACK_WAIT_MS;
 
 impl Config {
     /// The configuration of the command line and environment, with the service's
@@ -66,21 +58,20 @@ impl Config {
     pub fn new(common: CommonConfig) -> Self {
         Config {
             common,
-            inbox_ack_wait_ms: DEFAULT_INBOX_ACK_WAIT_MS,
+            inbox: InboxOptions::default(),
         }
     }
 
     /// How the inboxes consume.
     pub fn inbox_config(&self) -> InboxConfig {
-        InboxConfig {
-            ack_wait: Duration::from_millis(self.inbox_ack_wait_ms),
-            ..InboxConfig::default()
-        }
+        self.inbox.inbox_config()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn parse(args: &[&str]) -> Config {

@@ -1,11 +1,12 @@
 //! The options every service takes, from the command line or `CIRCLEMADE_*` variables.
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use circlemade_bus::StreamSettings;
+use circlemade_bus::{InboxConfig, StreamSettings};
 use circlemade_eventlog::LogConfig;
 
 use crate::ExecutorOptions;
@@ -220,6 +221,46 @@ impl CommonConfig {
     }
 }
 
+/// How long NATS waits for an inbox's ack by default before delivering a message again:
+/// the bus's own default.
+pub const DEFAULT_INBOX_ACK_WAIT_MS: u64 = 30_000;
+
+/// The options of a service that consumes other services' streams through inboxes
+/// (events, reporting): one variable for all of them. A service `#[command(flatten)]`s
+/// it beside [`CommonConfig`]; a service without an inbox has no use for it.
+#[derive(Clone, Debug, clap::Args)]
+#[command(about = None, long_about = None)]
+pub struct InboxOptions {
+    /// How long NATS waits for the inboxes' acknowledgement of a message before it
+    /// delivers it again, in milliseconds. After a crash, the messages that were in
+    /// flight come again after this long; they are imported once all the same.
+    #[arg(
+        long,
+        env = "CIRCLEMADE_INBOX_ACK_WAIT_MS",
+        default_value_t = DEFAULT_INBOX_ACK_WAIT_MS,
+        value_parser = clap::value_parser!(u64).range(100..)
+    )]
+    pub inbox_ack_wait_ms: u64,
+}
+
+impl Default for InboxOptions {
+    fn default() -> Self {
+        InboxOptions {
+            inbox_ack_wait_ms: DEFAULT_INBOX_ACK_WAIT_MS,
+        }
+    }
+}
+
+impl InboxOptions {
+    /// How the service's inboxes consume: the bus's defaults with this ack wait.
+    pub fn inbox_config(&self) -> InboxConfig {
+        InboxConfig {
+            ack_wait: Duration::from_millis(self.inbox_ack_wait_ms),
+            ..InboxConfig::default()
+        }
+    }
+}
+
 fn parse_replicas(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(n @ 1..=5) => Ok(n),
@@ -293,6 +334,9 @@ pub enum TracingError {
 /// Installs the process's log subscriber: the format and filter of `config`, written
 /// to standard error. Call it once, first thing in `main`.
 ///
+/// Text lines are coloured only on a terminal, so that a log file (the demo's
+/// `data/*.log`) holds plain text that `grep trace_id=<id>` finds.
+///
 /// In JSON each line is one object: `timestamp`, `level`, `target`, `fields` (the
 /// line's own, its text under `message`), and, when written inside spans, `span` (the
 /// innermost span's fields and `name`) and `spans` (every open span, outermost
@@ -304,7 +348,8 @@ pub fn init_tracing(config: &CommonConfig) -> Result<(), TracingError> {
         filter: config.log_filter.clone(),
         reason: e.to_string(),
     })?;
-    subscriber(config.log_format, filter, std::io::stderr)
+    let ansi = std::io::stderr().is_terminal();
+    subscriber(config.log_format, filter, ansi, std::io::stderr)
         .try_init()
         .map_err(|e| TracingError::AlreadyInstalled(e.to_string()))
 }
@@ -313,6 +358,7 @@ pub fn init_tracing(config: &CommonConfig) -> Result<(), TracingError> {
 fn subscriber<W>(
     format: LogFormat,
     filter: EnvFilter,
+    ansi: bool,
     writer: W,
 ) -> Box<dyn Subscriber + Send + Sync>
 where
@@ -320,6 +366,7 @@ where
 {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(writer);
     match format {
         LogFormat::Text => Box::new(builder.finish()),
@@ -468,7 +515,7 @@ mod tests {
     fn a_json_line_names_the_trace_id_of_an_enclosing_span() {
         let captured = Captured::default();
         let writer = captured.clone();
-        let subscriber = subscriber(LogFormat::Json, EnvFilter::new("info"), move || {
+        let subscriber = subscriber(LogFormat::Json, EnvFilter::new("info"), false, move || {
             writer.clone()
         });
         tracing::subscriber::with_default(subscriber, || {
@@ -499,6 +546,26 @@ mod tests {
     }
 
     #[test]
+    fn a_text_line_off_a_terminal_is_plain_and_names_the_trace_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = subscriber(LogFormat::Text, EnvFilter::new("info"), false, move || {
+            writer.clone()
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            let request =
+                tracing::info_span!("request", trace_id = "4bf92f3577b34da6a3ce929d0e0e4736");
+            request.in_scope(|| tracing::info!("answered"));
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains('\u{1b}'), "escape codes in {text:?}");
+        assert!(
+            text.contains("trace_id=4bf92f3577b34da6a3ce929d0e0e4736"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_bad_log_filter_is_reported() {
         let mut config = CommonConfig::new("data/x", "127.0.0.1:0".parse().unwrap());
         config.log_filter = "info,=[".to_owned();
@@ -506,5 +573,38 @@ mod tests {
             init_tracing(&config),
             Err(TracingError::Filter { .. })
         ));
+    }
+
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "circlemade-consumer")]
+    struct Consumer {
+        #[command(flatten)]
+        common: CommonConfig,
+        #[command(flatten)]
+        inbox: InboxOptions,
+    }
+
+    #[test]
+    fn a_consuming_service_takes_the_inbox_ack_wait() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["circlemade-consumer"];
+            all.extend_from_slice(args);
+            let mut matches = command_with_defaults::<Consumer>(DEFAULTS)
+                .mut_args(|arg| arg.env(None::<&'static str>))
+                .try_get_matches_from(all)?;
+            Consumer::from_arg_matches_mut(&mut matches)
+        };
+        let default = parse(&[]).unwrap();
+        assert_eq!(
+            default.inbox.inbox_config().ack_wait,
+            Duration::from_secs(30)
+        );
+        let quick = parse(&["--inbox-ack-wait-ms", "1000"]).unwrap();
+        assert_eq!(quick.inbox.inbox_config().ack_wait, Duration::from_secs(1));
+        assert!(parse(&["--inbox-ack-wait-ms", "10"]).is_err());
+        let help = command_with_defaults::<Consumer>(DEFAULTS)
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("CIRCLEMADE_INBOX_ACK_WAIT_MS"), "{help}");
     }
 }

@@ -89,7 +89,8 @@
 //!
 //! # Layout
 //!
-//! - `config`: [`CommonConfig`] (the `CIRCLEMADE_*` options), [`ServiceDefaults`],
+//! - `config`: [`CommonConfig`] (the `CIRCLEMADE_*` options), [`InboxOptions`] (those of a
+//!   service that consumes streams), [`ServiceDefaults`],
 //!   [`parse_config`], [`init_tracing`].
 //! - `secret`: [`Secret`], a value whose `Debug` and `Display` say `[redacted]`.
 //! - `auth`: [`Role`], [`ApiTokens`], [`Auth`], and the extractors [`Coordinator`],
@@ -190,9 +191,10 @@ pub use command::{
 };
 pub use command_ids::CommandIds;
 pub use config::{
-    CommonConfig, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_NATS_URL,
-    DEFAULT_QUERY_WAIT_MS, DEFAULT_STATE_CACHE_ENTRIES, LogFormat, ServiceDefaults, TracingError,
-    command_with_defaults, init_tracing, parse_config, try_parse_config_from,
+    CommonConfig, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_INBOX_ACK_WAIT_MS, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_NATS_URL, DEFAULT_QUERY_WAIT_MS, DEFAULT_STATE_CACHE_ENTRIES, InboxOptions, LogFormat,
+    ServiceDefaults, TracingError, command_with_defaults, init_tracing, parse_config,
+    try_parse_config_from,
 };
 pub use fallback::{method_not_allowed, route_not_found};
 pub use health::{Health, OutboxLag, Readiness};

@@ -25,6 +25,7 @@ fn help_shows_every_setting_with_the_events_defaults_and_hides_fault_injection()
         "127.0.0.1:8082",
         "CIRCLEMADE_API_TOKENS",
         "CIRCLEMADE_DRAIN_TIMEOUT_MS",
+        "CIRCLEMADE_INBOX_ACK_WAIT_MS",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }

@@ -210,7 +210,7 @@ pub(crate) async fn spawn_app_on(url: &str, data_dir: TempDir, loopback_reads: b
     // With NATS away, stopping waits this long at most for the consumers.
     common.drain_timeout_ms = 2_000;
     let mut config = Config::new(common);
-    config.inbox_ack_wait_ms = INBOX_ACK_WAIT_MS;
+    config.inbox.inbox_ack_wait_ms = INBOX_ACK_WAIT_MS;
     let app = Application::build(config).await.unwrap();
     let address = app.address();
     let internals = app.internals();
