@@ -455,7 +455,8 @@ impl Inbox {
             trace_id = tracing::field::Empty,
         );
         if let Some(trace_id) = trace_id {
-            span.record("trace_id", trace_id);
+            // Displayed, not quoted: a text line reads `trace_id=<id>`, as the request's.
+            span.record("trace_id", tracing::field::display(trace_id));
         }
         span
     }

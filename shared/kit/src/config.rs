@@ -554,7 +554,7 @@ mod tests {
         });
         tracing::subscriber::with_default(subscriber, || {
             let request =
-                tracing::info_span!("request", trace_id = "4bf92f3577b34da6a3ce929d0e0e4736");
+                tracing::info_span!("request", trace_id = %"4bf92f3577b34da6a3ce929d0e0e4736");
             request.in_scope(|| tracing::info!("answered"));
         });
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
