@@ -46,6 +46,11 @@
 //! - **Read your writes.** Every write answers its log `position`; a query with
 //!   `?min_position=` waits (bounded) until the read model has reached it, or answers
 //!   503 `position_not_reached`.
+//! - **One trace per command, across the services.** Each request is a hop of a W3C
+//!   trace ([`TraceParent`]): a valid `traceparent` header is continued under a new
+//!   span id, anything else starts a trace; the answer returns the hop in its
+//!   `traceparent` header, the command's events carry it in their `traceparent`
+//!   extension (and so on NATS), and the request's log span names its `trace_id`.
 //! - **Graceful stop.** [`shutdown_signal`] turns SIGTERM or SIGINT into a
 //!   cancellation; [`serve`] then stops accepting and answers what is in progress.
 //!
