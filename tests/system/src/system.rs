@@ -1,4 +1,4 @@
-//! The three services together on one NATS URL.
+//! The three services together on one NATS server or cluster.
 
 use std::path::Path;
 
@@ -7,7 +7,8 @@ use tempfile::TempDir;
 use crate::{Role, ServiceProcess};
 
 /// The three service binaries, each on its own data dir under one temp dir, all
-/// pointed at the same NATS URL (a single server or a cluster's list of URLs).
+/// pointed at the same NATS (a single server or a cluster's list of URLs), with one
+/// URL for all or, to log in as different users, one each.
 pub struct System {
     /// The data dirs' parent, removed when the system is dropped.
     pub dir: TempDir,
@@ -27,10 +28,26 @@ impl System {
 
     /// Starts the three services with `env` on top of each one's defaults.
     pub async fn start_with(nats_url: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_as(|_| nats_url.to_owned(), env).await
+    }
+
+    /// Starts the three services with `env` on top of each one's defaults, each with
+    /// the NATS URL `nats_url` gives its role: under the NATS users of `deploy/nats/`,
+    /// each service logs in as its own user (`nats://membership:<password>@...`).
+    pub async fn start_as(
+        nats_url: impl Fn(Role) -> String,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let membership = start(Role::Membership, dir.path(), nats_url, env).await?;
-        let events = start(Role::Events, dir.path(), nats_url, env).await?;
-        let reporting = start(Role::Reporting, dir.path(), nats_url, env).await?;
+        let membership = start(
+            Role::Membership,
+            dir.path(),
+            &nats_url(Role::Membership),
+            env,
+        )
+        .await?;
+        let events = start(Role::Events, dir.path(), &nats_url(Role::Events), env).await?;
+        let reporting = start(Role::Reporting, dir.path(), &nats_url(Role::Reporting), env).await?;
         Ok(System {
             dir,
             membership,
