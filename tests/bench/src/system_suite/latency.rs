@@ -30,11 +30,11 @@
 //! which the run measures and prints on standard error.
 //!
 //! **Raw.** The floor beneath: on a fresh nats-server, the same admitted CloudEvents
-//! published on MEMBERSHIP by plain async-nats at the same rate and received by a plain
-//! pull consumer with the inbox's settings, which writes each ready batch to sled and
-//! flushes it: from publish to durable in the consumer, the least any consumer that
-//! keeps events before it shows them pays (`P5-p50` against its median, `P5-p99`
-//! against its 99th percentile).
+//! published on MEMBERSHIP by plain async-nats on the same schedule (warm-up included,
+//! and not counted) and received by a plain pull consumer with the inbox's settings,
+//! which writes each ready batch to sled and flushes it: from publish to durable in the
+//! consumer, the least any consumer that keeps events before it shows them pays
+//! (`P5-p50` against its median, `P5-p99` against its 99th percentile).
 //!
 //! **Breakdown** (standard error), per admission, from stamps taken outside the
 //! services: when the event went by on the bus (a plain NATS subscription on its
@@ -145,6 +145,24 @@ fn interval() -> Duration {
     Duration::from_secs(1) / RATE
 }
 
+/// Slots of the schedule: the first `warm_up` ones are not counted, `all` are sent.
+struct Slots {
+    warm_up: u64,
+    all: u64,
+}
+
+impl Slots {
+    /// A warm-up of a fifth of the run, at most a second, then the run's duration.
+    fn of(duration: Duration) -> Self {
+        let warm_up = (duration / 5).min(Duration::from_secs(1));
+        let slots = |span: Duration| (f64::from(RATE) * span.as_secs_f64()).ceil() as u64;
+        Slots {
+            warm_up: slots(warm_up),
+            all: slots(warm_up) + slots(duration),
+        }
+    }
+}
+
 /// Signed durations in microseconds; quantiles by nearest rank.
 #[derive(Default)]
 struct Samples(Vec<i64>);
@@ -220,7 +238,8 @@ async fn raw_floor(url: &str, dir: &Path, duration: Duration) -> anyhow::Result<
         .await??
     };
     let tree = db.open_tree("raw")?;
-    let count = (RATE as f64 * duration.as_secs_f64()).ceil() as u64;
+    let slots = Slots::of(duration);
+    let count = slots.all;
 
     // Stream sequence -> (received, durable).
     let receiving: JoinHandle<anyhow::Result<HashMap<u64, (Instant, Instant)>>> =
@@ -285,10 +304,12 @@ async fn raw_floor(url: &str, dir: &Path, duration: Duration) -> anyhow::Result<
             .payload(Bytes::from(serde_json::to_vec(&event)?))
             .headers(headers);
         sent.push(Instant::now());
-        acks.push(js.send_publish(event.nats_subject()?, message).await?);
+        let ack = js.send_publish(event.nats_subject()?, message).await?;
+        // Awaited at once: the client lets only so many acks be pending.
+        acks.push(tokio::spawn(ack.into_future()));
     }
     for ack in acks {
-        ack.await?;
+        ack.await??;
     }
     let stamps = receiving.await??;
 
@@ -297,8 +318,10 @@ async fn raw_floor(url: &str, dir: &Path, duration: Duration) -> anyhow::Result<
         flush: Samples::default(),
         durable: Samples::default(),
     };
-    for (index, published) in sent.into_iter().enumerate() {
-        let sequence = index as u64 + 1;
+    for (sequence, published) in (1..).zip(sent) {
+        if sequence <= slots.warm_up {
+            continue;
+        }
         let (received, durable) = stamps
             .get(&sequence)
             .copied()
@@ -389,9 +412,10 @@ async fn load_and_watch(
     internals: &circlemade_reporting::Internals,
     duration: Duration,
 ) -> anyhow::Result<Run> {
-    let warm_up = (duration / 5).min(Duration::from_secs(1));
-    let warm_up_slots = (RATE as f64 * warm_up.as_secs_f64()).ceil() as u64;
-    let slots = warm_up_slots + (RATE as f64 * duration.as_secs_f64()).ceil() as u64;
+    let Slots {
+        warm_up: warm_up_slots,
+        all: slots,
+    } = Slots::of(duration);
     let client = reqwest::Client::new();
 
     // The members to admit, applied and shown by reporting before the clock starts.
