@@ -36,11 +36,16 @@
 //! consumer, the least any consumer that keeps events before it shows them pays
 //! (`P5-p50` against its median, `P5-p99` against its 99th percentile).
 //!
-//! **Breakdown** (standard error), per admission, from stamps taken outside the
-//! services: when the event went by on the bus (a plain NATS subscription on its
-//! subject: the relay has published it), when JetStream delivered it to a pull consumer
-//! with the inbox's settings (the bench's own, beside reporting's), when reporting's
-//! log had it durable (the log's durable head), and when the report showed it.
+//! **Breakdown** (standard error), per admission: when the event went by on the bus (a
+//! plain NATS subscription on its subject: the relay has published it), when JetStream
+//! delivered it to a pull consumer with the inbox's settings (the bench's own, beside
+//! reporting's), when reporting's log had it durable (the log's durable head, watched
+//! through the service's `Internals`: the one stamp taken inside; that log holds exactly
+//! membership's events in membership's order, which the run checks, so an admission's
+//! position there is its position in membership), and when the report showed it. The
+//! first stage may be negative: the relay and the command's answer both start when
+//! membership's flush returns. The observers cost the cores a little (two more NATS
+//! deliveries per admission); the figures include that.
 
 use std::collections::HashMap;
 use std::path::Path;
