@@ -18,6 +18,10 @@
 //!
 //! Passes run after the state advances, at most one per [`MIN_INTERVAL`]: a pass scans
 //! every member and activity, which a busy import should not pay for each batch.
+//!
+//! A `target.reached` belongs to no trace (it carries no `traceparent`): it follows
+//! from the figures of many events, decided by a pass over the state, not from the one
+//! event that crossed the target, which the state does not single out.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
