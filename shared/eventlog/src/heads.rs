@@ -46,11 +46,75 @@ impl Head {
     }
 }
 
+/// A stream's name as the heads keep it. Most names are an aggregate and its id,
+/// `<aggregate>/<uuid>` (a CloudEvents subject): those are kept as the aggregate's index
+/// in [`Streams::aggregates`] and the id's sixteen bytes, without an allocation of their
+/// own, which halves the memory of the heads of a log of many aggregates. Any other
+/// name is kept as it is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Id { aggregate: u16, id: [u8; 16] },
+    Name(Box<str>),
+}
+
+/// The heads, by stream.
+#[derive(Default)]
+struct Streams {
+    /// The `<aggregate>` parts of the names kept as [`Key::Id`].
+    aggregates: Vec<Box<str>>,
+    heads: HashMap<Key, Head>,
+}
+
+impl Streams {
+    /// The key `stream` is found under.
+    fn key(&self, stream: &StreamId) -> Key {
+        match split_id(stream.as_str()) {
+            Some((aggregate, id)) => match self.aggregates.iter().position(|a| **a == *aggregate) {
+                Some(index) => Key::Id {
+                    aggregate: u16::try_from(index).unwrap_or(u16::MAX),
+                    id,
+                },
+                None => Key::Name(stream.as_str().into()),
+            },
+            None => Key::Name(stream.as_str().into()),
+        }
+    }
+
+    /// The key `stream` is kept under, its aggregate taken into the list if new.
+    fn key_mut(&mut self, stream: &StreamId) -> Key {
+        if let Some((aggregate, _)) = split_id(stream.as_str())
+            && !self.aggregates.iter().any(|a| **a == *aggregate)
+            && self.aggregates.len() < usize::from(u16::MAX)
+        {
+            self.aggregates.push(aggregate.into());
+        }
+        self.key(stream)
+    }
+
+    fn get(&self, stream: &StreamId) -> Option<Head> {
+        self.heads.get(&self.key(stream)).copied()
+    }
+
+    fn insert(&mut self, stream: &StreamId, head: Head) {
+        let key = self.key_mut(stream);
+        self.heads.insert(key, head);
+    }
+}
+
+/// `name` as `<aggregate>/<uuid>`, when its id is a uuid written as uuids are written
+/// (lower case, hyphenated), so that the name can be told again from the two parts.
+fn split_id(name: &str) -> Option<(&str, [u8; 16])> {
+    let (aggregate, id) = name.rsplit_once('/')?;
+    let uuid = uuid::Uuid::try_parse(id).ok()?;
+    let mut written = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    (uuid.hyphenated().encode_lower(&mut written) == id).then_some((aggregate, *uuid.as_bytes()))
+}
+
 /// Every stream's head. Includes heads of events committed but not yet flushed: readers
 /// bound what they return by the durable head.
 #[derive(Default)]
 pub(crate) struct Heads {
-    map: RwLock<HashMap<StreamId, Head>>,
+    map: RwLock<Streams>,
 }
 
 impl Heads {
@@ -59,7 +123,6 @@ impl Heads {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(stream)
-            .copied()
     }
 
     /// Applies the heads a batch moved, and adds their streams to `dirty` (the streams
@@ -72,10 +135,10 @@ impl Heads {
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         for (stream, head) in changes {
             // Most streams are dirty already between two checkpoints: no copy for them.
+            map.insert(&stream, head);
             if !dirty.contains(&stream) {
-                dirty.insert(stream.clone());
+                dirty.insert(stream);
             }
-            map.insert(stream, head);
         }
     }
 
@@ -92,7 +155,7 @@ impl Heads {
             path: path.to_owned(),
             source,
         };
-        let mut map = HashMap::new();
+        let mut map = Streams::default();
         let mut watermark = match checkpoint.get(WATERMARK_KEY).map_err(storage)? {
             Some(bytes) => Position::from_key(&bytes).unwrap_or(Position::START),
             None => Position::START,
@@ -112,11 +175,11 @@ impl Heads {
                     .and_then(|name| StreamId::new(name).ok());
                 match (stream, Head::from_bytes(&value)) {
                     (Some(stream), Some(head)) => {
-                        map.insert(stream, head);
+                        map.insert(&stream, head);
                     }
                     // A damaged checkpoint is only a cache: rebuild it.
                     _ => {
-                        map.clear();
+                        map = Streams::default();
                         watermark = Position::START;
                         break;
                     }
@@ -138,14 +201,14 @@ impl Heads {
                 position,
                 reason: e.to_string(),
             })?;
-            stale.insert(stream.clone());
             map.insert(
-                stream,
+                &stream,
                 Head {
                     version: raw.version,
                     last: position,
                 },
             );
+            stale.insert(stream);
         }
         let heads = Heads {
             map: RwLock::new(map),
@@ -171,5 +234,55 @@ impl Heads {
         batch.insert(WATERMARK_KEY, &upto.to_key());
         drop(map);
         checkpoint.apply_batch(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(n: u64) -> Head {
+        Head {
+            version: StreamVersion(n),
+            last: Position(n),
+        }
+    }
+
+    #[test]
+    fn every_name_keeps_its_own_head_whether_or_not_it_names_an_aggregate_s_id() {
+        let id = "0190b1c2-0000-7000-8000-000000000001";
+        let names = [
+            format!("member/{id}"),
+            format!("activity/{id}"),
+            format!("member/{}", id.to_uppercase()),
+            format!("member/{}", id.replace('-', "")),
+            format!("a/b/{id}"),
+            "member".to_owned(),
+            format!("/{id}"),
+            "target/2018".to_owned(),
+        ];
+        let mut streams = Streams::default();
+        for (n, name) in (1..).zip(&names) {
+            streams.insert(&StreamId::new(name.as_str()).unwrap(), head(n));
+        }
+        for (n, name) in (1..).zip(&names) {
+            let stream = StreamId::new(name.as_str()).unwrap();
+            assert_eq!(streams.get(&stream), Some(head(n)), "{name}");
+        }
+        assert_eq!(streams.heads.len(), names.len());
+        let unknown = StreamId::new(format!("offer/{id}")).unwrap();
+        assert_eq!(streams.get(&unknown), None);
+        // Only the names an id can be told again from are kept as one.
+        let as_ids = streams
+            .heads
+            .keys()
+            .filter(|key| matches!(key, Key::Id { .. }))
+            .count();
+        assert_eq!(as_ids, 4, "member, activity, a/b and the empty aggregate");
+        streams.insert(&StreamId::new(format!("member/{id}")).unwrap(), head(9));
+        assert_eq!(
+            streams.get(&StreamId::new(format!("member/{id}")).unwrap()),
+            Some(head(9))
+        );
     }
 }
