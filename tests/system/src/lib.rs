@@ -5,12 +5,18 @@
 //! - [`ServiceProcess`]: one service binary, started, killed with SIGKILL, stopped with
 //!   SIGTERM and started again on the same data dir and port; its JSON log lines kept.
 //! - [`System`]: the three services on one NATS URL, with the tokens every test uses.
+//! - [`load`]: a steady open-loop load of commands that rides out kills and restarts and
+//!   remembers every acknowledged command; [`verify`]: once it has stopped and the
+//!   system drained, nothing acknowledged lost, nothing duplicated, every projection
+//!   equal to its rebuild.
 //!
 //! The binaries are those of this build: [`binary`] asks cargo to build them (a no-op
 //! when they are up to date) before the first start, so a test never runs stale code.
 
+pub mod load;
 mod process;
 mod system;
+pub mod verify;
 
 pub use process::{ServiceProcess, binary};
 pub use system::System;
