@@ -143,8 +143,8 @@ impl Application {
     /// Builds the service from `config`. See the type's docs.
     pub async fn build(config: Config) -> Result<Self, BuildError> {
         let inbox_config = config.inbox_config();
+        let log_config = config.log_config();
         let common = config.common;
-        let log_config = common.log_config();
         let log = blocking(move || EventLog::open(log_config)).await??;
         let opened = log.clone();
         let idempotency = blocking(move || IdempotencyStore::open(&opened)).await??;

@@ -2,6 +2,7 @@
 //! service's defaults.
 
 use circlemade_bus::InboxConfig;
+use circlemade_eventlog::LogConfig;
 use circlemade_kit::{CommonConfig, InboxOptions, ServiceDefaults, command_with_defaults};
 use clap::FromArgMatches;
 
@@ -33,7 +34,25 @@ pub struct Config {
     /// consuming service.
     #[command(flatten)]
     pub inbox: InboxOptions,
+
+    /// sled's page cache for the service's log, in bytes (at least 1 MiB). Reporting
+    /// reads its log in order (the rebuild at start, then each new event once) and
+    /// keeps its state in memory, so a small cache serves it; a larger one only holds
+    /// more of the log's recent pages in memory.
+    #[arg(
+        long,
+        env = "CIRCLEMADE_LOG_CACHE_BYTES",
+        default_value_t = DEFAULT_LOG_CACHE_BYTES,
+        value_parser = clap::value_parser!(u64).range(MIN_LOG_CACHE_BYTES..)
+    )]
+    pub log_cache_bytes: u64,
 }
+
+/// The default of [`Config::log_cache_bytes`]: 8 MiB.
+pub const DEFAULT_LOG_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The least [`Config::log_cache_bytes`] accepted: 1 MiB.
+const MIN_LOG_CACHE_BYTES: u64 = 1024 * 1024;
 
 /// The default of `CIRCLEMADE_INBOX_ACK_WAIT_MS`: the bus's.
 pub const DEFAULT_INBOX_ACK_WAIT_MS: u64 = circlemade_kit::DEFAULT_INBOX_ACK_WAIT_MS;
@@ -59,6 +78,15 @@ impl Config {
         Config {
             common,
             inbox: InboxOptions::default(),
+            log_cache_bytes: DEFAULT_LOG_CACHE_BYTES,
+        }
+    }
+
+    /// How to open the service's log.
+    pub fn log_config(&self) -> LogConfig {
+        LogConfig {
+            cache_capacity_bytes: self.log_cache_bytes,
+            ..self.common.log_config()
         }
     }
 
@@ -99,5 +127,20 @@ mod tests {
         assert!(help.contains("127.0.0.1:8083"), "{help}");
         assert!(help.contains("CIRCLEMADE_INBOX_ACK_WAIT_MS"), "{help}");
         assert_eq!(config.inbox_config().ack_wait, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_log_s_cache_is_small_unless_set_and_never_below_a_mebibyte() {
+        let config = parse(&[]);
+        assert_eq!(config.log_config().cache_capacity_bytes, 8 * 1024 * 1024);
+        assert_eq!(config.log_config().path, config.common.data_dir);
+        let larger = parse(&["--log-cache-bytes", "67108864"]);
+        assert_eq!(larger.log_config().cache_capacity_bytes, 64 * 1024 * 1024);
+        let matches = Config::command()
+            .mut_args(|arg| arg.env(None::<&'static str>))
+            .try_get_matches_from(["circlemade-reporting", "--log-cache-bytes", "4096"]);
+        assert!(matches.is_err(), "a cache below 1 MiB is refused");
+        let help = Config::command().render_long_help().to_string();
+        assert!(help.contains("CIRCLEMADE_LOG_CACHE_BYTES"), "{help}");
     }
 }

@@ -169,7 +169,9 @@ pub use synthetic::{SyntheticHistory, build_state};
 
 pub use app::{Application, BuildError, Internals};
 pub use catch_up::CatchUp;
-pub use config::{Config, DEFAULT_INBOX_ACK_WAIT_MS, DEFAULT_LOOPBACK_READS, DEFAULTS};
+pub use config::{
+    Config, DEFAULT_INBOX_ACK_WAIT_MS, DEFAULT_LOG_CACHE_BYTES, DEFAULT_LOOPBACK_READS, DEFAULTS,
+};
 pub use dashboard::{Dashboard, render as render_dashboard};
 pub use http::parse_as_of_text as parse_as_of;
 pub use live::{FollowError, LiveState};
