@@ -513,13 +513,14 @@ impl EventLog {
 /// Events in position order; see [`LogReader::iter_from`].
 ///
 /// Each record is read on its own, by its position (positions are gapless), rather
-/// than with a sled range iterator. Both read as fast, but they weigh differently on
-/// sled's page cache, whose LRU counts accesses in per-shard batches (256 shards of
-/// 64 accesses) and evicts only when a batch is full: a range iterator touches each
-/// leaf page once, so a full scan leaves up to 16,384 leaves in memory beyond the
-/// cache's capacity (about 80 MB on a log of a million events), until later reads of
-/// the same shards push them out; a read per record touches a leaf once per record
-/// it holds, which fills the batches, and the cache stays near its capacity.
+/// than with a sled range iterator. That costs a scan about a tenth of its speed (a
+/// million events: 0.86 of a raw range scan's rate, against 0.95), and keeps its
+/// memory bounded: sled's LRU counts accesses in per-shard batches (256 shards of 64
+/// accesses) and evicts only when a batch is full; a range iterator touches each leaf
+/// page once, so a full scan leaves up to 16,384 leaves in memory beyond the cache's
+/// capacity (about 80 MB on a log of a million events), until later reads of the same
+/// shards push them out; a read per record touches a leaf once per record it holds,
+/// which fills the batches, and the cache stays near its capacity.
 pub struct Records {
     events: sled::Tree,
     next: Position,
