@@ -41,6 +41,10 @@ use futures::FutureExt;
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
+/// The most records one read of the log goes through, own events and copies alike, so
+/// that a long run of imported copies is skipped in bounded steps.
+const SCAN: usize = 4096;
+
 /// The tree of the producer's database that holds the relay's cursor.
 pub const OUTBOX_TREE: &str = "bus.outbox";
 const CURSOR_KEY: &[u8] = b"cursor";
@@ -246,14 +250,12 @@ impl Relay {
         loop {
             let free = self.config.window - waiting.len();
             if next <= self.log.head() && (waiting.is_empty() || free >= refill_at) {
-                let events = self.log.read_from(next, free).await?;
-                for recorded in &events {
-                    next = recorded.position.next();
-                    // Copies of other services' events (an inbox in the same log) are
-                    // theirs to publish.
-                    if recorded.origin != Origin::Local {
-                        continue;
-                    }
+                // Copies of other services' events (an inbox in the same log) are
+                // theirs to publish: the log skips them without decoding them.
+                let read = self.log.read_local_from(next, free, SCAN).await?;
+                let read_any = read.read_to >= next;
+                next = read.read_to.next();
+                for recorded in &read.events {
                     let expected_last = stream_seq + waiting.len() as u64;
                     acks.push_back(self.send(recorded, expected_last).await?);
                     let recorded_ms = recorded.recorded_at.timestamp_millis();
@@ -266,7 +268,7 @@ impl Relay {
                     // Only imported events were read: the stream is level with the log.
                     self.save_cursor(Position(next.0 - 1));
                 }
-                if !events.is_empty() {
+                if read_any {
                     continue;
                 }
             }

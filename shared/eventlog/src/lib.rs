@@ -99,8 +99,8 @@ mod writer;
 
 pub use error::{AppendError, InvalidStreamId, OpenError, ReadError};
 pub use log::{
-    AppendRequest, Appended, EventLog, FORMAT_VERSION, LogConfig, LogReader, Pending, RawImport,
-    Records,
+    AppendRequest, Appended, EventLog, FORMAT_VERSION, LocalEvents, LogConfig, LogReader, Pending,
+    RawImport, Records,
 };
 pub use position::{ExpectedVersion, MAX_STREAM_ID_LEN, Position, StreamId, StreamVersion};
 pub use record::{Origin, RecordedEvent};

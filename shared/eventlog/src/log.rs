@@ -452,6 +452,18 @@ impl EventLog {
         blocking(move || reader.read_from(from, max)).await
     }
 
+    /// Up to `max` events this service appended ([`Origin::Local`]) from `from`
+    /// (inclusive), reading at most `scan` records: see [`LogReader::read_local_from`].
+    pub async fn read_local_from(
+        &self,
+        from: Position,
+        max: usize,
+        scan: usize,
+    ) -> Result<LocalEvents, ReadError> {
+        let reader = self.reader();
+        blocking(move || reader.read_local_from(from, max, scan)).await
+    }
+
     /// The events of one stream from `from` (inclusive; `StreamVersion(1)` for all).
     pub async fn read_stream(
         &self,
@@ -562,6 +574,16 @@ impl Iterator for Records {
     }
 }
 
+/// What [`LogReader::read_local_from`] read: this service's own events, and the last
+/// position it read (imported copies included), from which to go on.
+#[derive(Debug)]
+pub struct LocalEvents {
+    /// The events appended by this service, in position order.
+    pub events: Vec<RecordedEvent>,
+    /// The last position read; the position before `from` when nothing was read.
+    pub read_to: Position,
+}
+
 /// Synchronous, read-only access to the log up to the durable head it was made at.
 #[derive(Clone)]
 pub struct LogReader {
@@ -579,6 +601,47 @@ impl LogReader {
     /// Up to `max` events from `from` (inclusive).
     pub fn read_from(&self, from: Position, max: usize) -> Result<Vec<RecordedEvent>, ReadError> {
         self.iter_from(from).take(max).collect()
+    }
+
+    /// Up to `max` events this service appended ([`Origin::Local`]) from `from`
+    /// (inclusive), in order, reading at most `scan` records (at least one).
+    ///
+    /// Copies of other services' events are skipped by their record header, checksum
+    /// checked but their JSON never parsed: a producer that also consumes (an inbox in
+    /// the same log) publishes its own events without decoding every copy it holds.
+    /// Corrupted and missing records are errors, as in [`iter_from`](Self::iter_from).
+    pub fn read_local_from(
+        &self,
+        from: Position,
+        max: usize,
+        scan: usize,
+    ) -> Result<LocalEvents, ReadError> {
+        let mut next = Position(from.0.max(1));
+        let mut found = LocalEvents {
+            events: Vec::new(),
+            read_to: Position(next.0 - 1),
+        };
+        let mut scanned = 0;
+        while next <= self.head && found.events.len() < max && scanned < scan.max(1) {
+            let position = next;
+            let Some(bytes) = self.trees.events.get(position.to_key())? else {
+                return Err(ReadError::Missing {
+                    position,
+                    head: self.head,
+                });
+            };
+            let raw = record::split(&bytes).map_err(|failure| ReadError::Corrupted {
+                position,
+                reason: failure.to_string(),
+            })?;
+            if raw.origin == Origin::Local {
+                found.events.push(decode(position, &bytes)?);
+            }
+            found.read_to = position;
+            next = position.next();
+            scanned += 1;
+        }
+        Ok(found)
     }
 
     /// Every event from `from` up to this reader's head, decoded lazily, in order. A

@@ -79,6 +79,13 @@ async fn a_flipped_byte_is_reported_at_its_position() {
             ..
         })
     ));
+    assert!(matches!(
+        log.read_local_from(Position(1), 100, 100).await,
+        Err(ReadError::Corrupted {
+            position: Position(5),
+            ..
+        })
+    ));
     // Positions past the damage still read on their own.
     assert_eq!(log.read_from(Position(6), 100).await.unwrap().len(), 5);
     log.close().await;

@@ -189,3 +189,64 @@ async fn a_submitted_batch_nobody_awaits_is_committed_all_the_same() {
     );
     log.close().await;
 }
+
+#[tokio::test]
+async fn a_producer_reads_its_own_events_past_the_copies_it_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let own = stream("activity/own");
+    let theirs = stream("member/theirs");
+    // Positions 1-3 imported, 4 own, 5-6 imported, 7 own.
+    for (n, local) in [false, false, false, true, false, false, true]
+        .into_iter()
+        .enumerate()
+    {
+        let n = n as u64;
+        if local {
+            log.append(
+                &own,
+                circlemade_eventlog::ExpectedVersion::Any,
+                vec![event(&own, n)],
+            )
+            .await
+            .unwrap();
+        } else {
+            log.import_raw_batch(vec![raw(&event(&theirs, n))])
+                .await
+                .unwrap()
+                .remove(0)
+                .unwrap();
+        }
+    }
+    let positions = |read: &circlemade_eventlog::LocalEvents| {
+        read.events.iter().map(|e| e.position.0).collect::<Vec<_>>()
+    };
+
+    let all = log.read_local_from(Position(1), 100, 100).await.unwrap();
+    assert_eq!(positions(&all), [4, 7]);
+    assert!(all.events.iter().all(|e| e.origin == Origin::Local));
+    assert_eq!(
+        all.events[0].event.sequence,
+        Some(4),
+        "stamped as the log's own"
+    );
+    assert_eq!(all.read_to, Position(7));
+
+    // At most `max` own events: it stops at the last one taken.
+    let one = log.read_local_from(Position(1), 1, 100).await.unwrap();
+    assert_eq!((positions(&one), one.read_to), (vec![4], Position(4)));
+
+    // At most `scan` records, copies included: only copies read, none returned.
+    let copies = log.read_local_from(Position(1), 100, 2).await.unwrap();
+    assert_eq!((positions(&copies), copies.read_to), (vec![], Position(2)));
+    let on = log
+        .read_local_from(copies.read_to.next(), 100, 2)
+        .await
+        .unwrap();
+    assert_eq!((positions(&on), on.read_to), (vec![4], Position(4)));
+
+    // Past the head: nothing read, and `read_to` says so.
+    let none = log.read_local_from(Position(8), 100, 100).await.unwrap();
+    assert_eq!((positions(&none), none.read_to), (vec![], Position(7)));
+    log.close().await;
+}
