@@ -605,12 +605,20 @@ impl Activity {
     fn leave(&mut self, member: Uuid) {
         if let Some(at) = self.registered.iter().position(|m| *m == member) {
             self.registered.remove(at);
-            if !self.waitlist.is_empty() {
-                let first = self.waitlist.remove(0);
-                self.registered.push(first);
+            if let Some(&first) = self.waitlist.first() {
+                self.place(first);
             }
         }
         self.waitlist.retain(|m| *m != member);
+    }
+
+    /// `member` holds a place (once, whatever the picture said before: a reaction the
+    /// load foresaw may have promoted it already).
+    fn place(&mut self, member: Uuid) {
+        self.waitlist.retain(|m| *m != member);
+        if !self.registered.contains(&member) {
+            self.registered.push(member);
+        }
     }
 }
 
@@ -1136,8 +1144,8 @@ impl Model {
                     ActivityChange::Complete => a.status = ActivityStatus::Completed,
                     ActivityChange::Register(member) => {
                         if body["status"] == "registered" {
-                            a.registered.push(*member);
-                        } else {
+                            a.place(*member);
+                        } else if !a.stands(*member) {
                             a.waitlist.push(*member);
                         }
                     }
@@ -1147,8 +1155,7 @@ impl Model {
                         if let Some(promoted) =
                             body["promoted"].as_str().and_then(|s| s.parse().ok())
                         {
-                            a.waitlist.retain(|m| *m != promoted);
-                            a.registered.push(promoted);
+                            a.place(promoted);
                         }
                     }
                     ActivityChange::Attendance { session } => {

@@ -175,6 +175,32 @@ pub async fn read_log(data_dir: &Path) -> anyhow::Result<Vec<Logged>> {
     Ok(read??)
 }
 
+/// The last `count` log lines of each service, to explain a failure, without the
+/// lines of requests answered below 500: the load and the waits on conditions make
+/// thousands of them, and they would hide what the services said.
+pub fn tails(system: &System, count: usize) -> String {
+    Role::ALL
+        .iter()
+        .map(|role| {
+            let lines: Vec<String> = system
+                .service(*role)
+                .log_lines()
+                .into_iter()
+                .filter(|line| {
+                    !line.contains("\"message\":\"finished processing request\"")
+                        || line.contains("\"status\":5")
+                })
+                .collect();
+            format!(
+                "--- {} ---\n{}",
+                role.binary_name(),
+                lines[lines.len().saturating_sub(count)..].join("\n")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// What `/readyz` says of a service, ready or not.
 #[derive(Debug)]
 struct Readiness {
@@ -237,13 +263,17 @@ pub async fn drain(system: &System, bus: &Bus, within: Duration) -> anyhow::Resu
     let client = reqwest::Client::new();
     eventually(within, || drained(system, bus, &client))
         .await
-        .map_err(|timeout| anyhow!("the system did not drain: {timeout}\n{}", system.tails(30)))
+        .map_err(|timeout| anyhow!("the system did not drain: {timeout}\n{}", tails(system, 30)))
 }
 
 async fn drained(system: &System, bus: &Bus, client: &reqwest::Client) -> anyhow::Result<Drained> {
     let mut ready = Vec::new();
     for role in Role::ALL {
-        let readiness = readiness(client, system.service(role)).await?;
+        let readiness = readiness(client, system.service(role))
+            .await
+            .map_err(|error| {
+                anyhow!("{} does not answer /readyz: {error:#}", role.binary_name())
+            })?;
         ensure!(
             readiness.ready,
             "{} is not ready: {}",
@@ -502,7 +532,7 @@ pub async fn verify(system: &mut System, bus: &Bus, acks: &[Ack]) -> anyhow::Res
             "{} checks failed:\n- {}\n{}",
             failures.len(),
             failures.join("\n- "),
-            system.tails(20)
+            tails(system, 20)
         );
     }
     Ok(Verified {

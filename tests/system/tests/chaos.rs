@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use circlemade_bus::harness::NatsServer;
 use circlemade_system_tests::load::{Load, LoadConfig, Targets};
-use circlemade_system_tests::verify::{Bus, verify};
+use circlemade_system_tests::verify::{Bus, tails, verify};
 use circlemade_system_tests::{DEADLINE, Role, System};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -84,7 +84,7 @@ async fn killed_services_and_nats_lose_nothing_acknowledged_and_projections_equa
     let load = Load::start(Targets::of(&system), LoadConfig::new(RATE, seed)).unwrap();
     load.wait_for_acks(&Role::ALL, 100, DEADLINE)
         .await
-        .unwrap_or_else(|e| panic!("{e:#}\n{}", system.tails(20)));
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", tails(&system, 20)));
 
     let started = Instant::now();
     let mut cycles = 0u32;
@@ -111,7 +111,7 @@ async fn killed_services_and_nats_lose_nothing_acknowledged_and_projections_equa
         }
         load.wait_for_acks(still_serving(victim), WHILE_DOWN, DEADLINE)
             .await
-            .unwrap_or_else(|e| panic!("while {victim:?} was down: {e:#}\n{}", system.tails(20)));
+            .unwrap_or_else(|e| panic!("while {victim:?} was down: {e:#}\n{}", tails(&system, 20)));
         match victim {
             Victim::Service(role) => system
                 .service_mut(role)
@@ -128,7 +128,9 @@ async fn killed_services_and_nats_lose_nothing_acknowledged_and_projections_equa
         };
         load.wait_for_acks(back, AFTER_RESTART, DEADLINE)
             .await
-            .unwrap_or_else(|e| panic!("after {victim:?} restarted: {e:#}\n{}", system.tails(20)));
+            .unwrap_or_else(|e| {
+                panic!("after {victim:?} restarted: {e:#}\n{}", tails(&system, 20))
+            });
     }
 
     let stopping = Instant::now();

@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::ensure;
 use circlemade_bus::harness::{NatsCluster, eventually};
 use circlemade_system_tests::load::{Load, LoadConfig, Targets};
-use circlemade_system_tests::verify::{Bus, verify};
+use circlemade_system_tests::verify::{Bus, tails, verify};
 use circlemade_system_tests::{DEADLINE, Role, System};
 
 /// Commands per second.
@@ -56,7 +56,7 @@ async fn killing_the_stream_leader_loses_nothing_acknowledged_and_the_node_rejoi
     let load = Load::start(Targets::of(&system), LoadConfig::new(RATE, seed)).unwrap();
     load.wait_for_acks(&Role::ALL, 150, DEADLINE)
         .await
-        .unwrap_or_else(|e| panic!("{e:#}\n{}", system.tails(20)));
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", tails(&system, 20)));
 
     // Every stream is replicated on the three nodes.
     for stream in STREAMS {
@@ -86,7 +86,7 @@ async fn killing_the_stream_leader_loses_nothing_acknowledged_and_the_node_rejoi
     // The services go on: commands acknowledged, and published through the new leaders.
     load.wait_for_acks(&[Role::Membership, Role::Events], 200, DEADLINE)
         .await
-        .unwrap_or_else(|e| panic!("with {leader} down: {e:#}\n{}", system.tails(20)));
+        .unwrap_or_else(|e| panic!("with {leader} down: {e:#}\n{}", tails(&system, 20)));
     let (_, later) = eventually(DEADLINE, || async {
         let (messages, last) = bus.stream_state("MEMBERSHIP").await?;
         ensure!(
@@ -96,7 +96,7 @@ async fn killing_the_stream_leader_loses_nothing_acknowledged_and_the_node_rejoi
         Ok((messages, last))
     })
     .await
-    .unwrap_or_else(|e| panic!("{e}\n{}", system.tails(20)));
+    .unwrap_or_else(|e| panic!("{e}\n{}", tails(&system, 20)));
     let (new_leader, _) = replicas(&bus, "MEMBERSHIP").await.unwrap();
     println!(
         "with {leader} down: MEMBERSHIP at {later} under its new leader {new_leader}, {} commands \
@@ -125,7 +125,7 @@ async fn killing_the_stream_leader_loses_nothing_acknowledged_and_the_node_rejoi
     println!("{leader} rejoined at {:.1}s", began.elapsed().as_secs_f64());
     load.wait_for_acks(&[Role::Membership, Role::Events], 100, DEADLINE)
         .await
-        .unwrap_or_else(|e| panic!("after {leader} rejoined: {e:#}\n{}", system.tails(20)));
+        .unwrap_or_else(|e| panic!("after {leader} rejoined: {e:#}\n{}", tails(&system, 20)));
 
     let report = load.stop().await.unwrap();
     println!("load: {}", report.summary());

@@ -17,7 +17,7 @@ use circlemade_bus::harness::{NatsServer, eventually};
 use circlemade_system_tests::load::{
     Ack, HeldRequest, Load, LoadConfig, Targets, enterprise_number, service_of,
 };
-use circlemade_system_tests::verify::{Bus, read_log, verify};
+use circlemade_system_tests::verify::{Bus, read_log, tails, verify};
 use circlemade_system_tests::{DEADLINE, Role, System};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -85,7 +85,7 @@ async fn sigterm_under_load_answers_requests_in_flight_drains_the_outbox_and_los
     let load = Load::start(Targets::of(&system), LoadConfig::new(RATE, rand::random())).unwrap();
     load.wait_for_acks(&Role::ALL, 100, DEADLINE)
         .await
-        .unwrap_or_else(|e| panic!("{e:#}\n{}", system.tails(20)));
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", tails(&system, 20)));
 
     let mut held_acks = Vec::new();
     for (round, role) in Role::ALL.into_iter().enumerate() {
@@ -122,7 +122,7 @@ async fn sigterm_under_load_answers_requests_in_flight_drains_the_outbox_and_los
             }
         })
         .await
-        .unwrap_or_else(|e| panic!("{name} did not begin to stop: {e}\n{}", service.tail(20)));
+        .unwrap_or_else(|e| panic!("{name} did not begin to stop: {e}\n{}", tails(&system, 20)));
 
         // The requests it had begun are answered in full, though it takes no new ones.
         for (request, events) in held {
@@ -167,13 +167,20 @@ async fn sigterm_under_load_answers_requests_in_flight_drains_the_outbox_and_los
             .iter()
             .map(|message| message.msg_id.as_deref().unwrap_or("-"))
             .collect();
-        assert_eq!(
-            published,
-            own,
-            "after {name} exited, its stream is not its log ({} published, {} in the log)",
-            published.len(),
-            own.len()
-        );
+        if published != own {
+            let first = published
+                .iter()
+                .zip(&own)
+                .position(|(message, event)| message != event)
+                .unwrap_or(published.len().min(own.len()));
+            panic!(
+                "after {name} exited, its stream is not its log: {} published, {} in the log, \
+                 the first difference at {}",
+                published.len(),
+                own.len(),
+                first + 1
+            );
+        }
 
         let attempts = load.attempts();
         let in_flight: Vec<_> = attempts
@@ -198,7 +205,7 @@ async fn sigterm_under_load_answers_requests_in_flight_drains_the_outbox_and_los
         };
         load.wait_for_acks(serving, 60, DEADLINE)
             .await
-            .unwrap_or_else(|e| panic!("after {name} restarted: {e:#}\n{}", system.tails(20)));
+            .unwrap_or_else(|e| panic!("after {name} restarted: {e:#}\n{}", tails(&system, 20)));
     }
 
     let report = load.stop().await.unwrap();
