@@ -53,9 +53,4 @@ impl Role {
             Role::Reporting => "circlemade-reporting",
         }
     }
-
-    /// The package that builds the binary.
-    fn package(self) -> &'static str {
-        self.binary_name()
-    }
 }

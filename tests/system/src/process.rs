@@ -14,8 +14,8 @@ use tokio::process::{Child, Command};
 use crate::{ANALYST, COORDINATOR, DEADLINE, Role};
 
 /// The path of `role`'s binary in this build (debug beside debug, release beside
-/// release). The first call builds the three service binaries with cargo, which is a
-/// no-op when they are up to date.
+/// release). The first call builds them with cargo, which is a no-op when they are up
+/// to date.
 pub fn binary(role: Role) -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let dir = BUILT
@@ -37,10 +37,10 @@ fn build_services() -> anyhow::Result<PathBuf> {
     }
     let mut cargo =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo.args(["build", "--quiet"]);
-    for role in Role::ALL {
-        cargo.args(["-p", role.package(), "--bin", role.binary_name()]);
-    }
+    // The workspace's test build, as `cargo test --workspace` makes it: with the same
+    // packages selected, dependencies get the same features, so after that command
+    // this is a no-op instead of a second build of the services' dependencies.
+    cargo.args(["build", "--quiet", "--workspace", "--tests"]);
     if dir.ends_with("release") {
         cargo.arg("--release");
     }
