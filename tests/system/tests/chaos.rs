@@ -6,7 +6,7 @@
 //! The victims are drawn from a seeded generator: the seed is printed, and
 //! `CIRCLEMADE_CHAOS_SEED=<seed>` replays the same choices. `CIRCLEMADE_SOAK_SECONDS`
 //! makes it a soak: cycles go on until that many seconds of chaos have passed (the CI
-//! run does a few cycles, some twenty seconds).
+//! run does eight cycles, some fifteen seconds).
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports a failure
 
