@@ -41,10 +41,6 @@ use futures::FutureExt;
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-/// The most records one read of the log goes through, own events and copies alike, so
-/// that a long run of imported copies is skipped in bounded steps.
-const SCAN: usize = 4096;
-
 /// The tree of the producer's database that holds the relay's cursor.
 pub const OUTBOX_TREE: &str = "bus.outbox";
 const CURSOR_KEY: &[u8] = b"cursor";
@@ -251,8 +247,9 @@ impl Relay {
             let free = self.config.window - waiting.len();
             if next <= self.log.head() && (waiting.is_empty() || free >= refill_at) {
                 // Copies of other services' events (an inbox in the same log) are
-                // theirs to publish: the log skips them without decoding them.
-                let read = self.log.read_local_from(next, free, SCAN).await?;
+                // theirs to publish: the log's index of local events leads past them
+                // without reading them.
+                let read = self.log.read_local_from(next, free).await?;
                 let read_any = read.read_to >= next;
                 next = read.read_to.next();
                 for recorded in &read.events {

@@ -9,7 +9,7 @@
 //! [`EventLog::append`] serialises the events on the caller's task and hands them to
 //! the log's single **writer thread**. The writer takes every append waiting in its
 //! queue (a *group commit*), checks each against the log and against those before it in
-//! the same batch, and writes all accepted ones (records and event-id index) in **one
+//! the same batch, and writes all accepted ones (records and indexes) in **one
 //! sled transaction**. A flusher thread then calls `flush` once for every batch
 //! committed since its last flush, and only then answers the callers. A thousand
 //! concurrent appends cost one flush, not a thousand; and an append answered `Ok` is on
@@ -28,7 +28,9 @@
 //!   covers its events has returned. A `kill -9` at any moment loses no acknowledged
 //!   event.
 //! - **Atomic.** The events of one append and their event-id index entries are written
-//!   in one transaction: all or nothing, also across a crash. Each record links to the
+//!   in one transaction, with the index of this service's own events (the runs of
+//!   positions that the outbox relay reads, skipping the copies an inbox imported):
+//!   all or nothing, also across a crash. Each record links to the
 //!   previous event of its stream, so the stream index is part of the records
 //!   themselves; the stream heads kept in memory are recovered from them at open.
 //! - **Ordered.** Each event gets a global [`Position`]: 1, 2, 3... gapless and
@@ -56,6 +58,7 @@
 //!   [`Pending`] and [`LogReader`].
 //! - `writer`: the writer and flusher threads: group commit.
 //! - `heads`: every stream's version and last position, and their checkpoint.
+//! - `local`: the index of this service's own events among the copies.
 //! - `record`: the byte layout of a stored event and its checksum; [`RecordedEvent`].
 //! - `error`: [`OpenError`], [`AppendError`], [`ReadError`].
 //!
@@ -92,6 +95,7 @@
 
 mod error;
 mod heads;
+mod local;
 mod log;
 mod position;
 mod record;

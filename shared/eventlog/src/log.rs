@@ -13,6 +13,7 @@ use circlemade_contracts::{CloudEvent, EventId};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
 use crate::heads::Heads;
+use crate::local;
 use crate::record::{self, Origin, RecordedEvent};
 use crate::writer::{Job, Message, Prepared, Writer};
 use crate::{
@@ -21,7 +22,13 @@ use crate::{
 };
 
 /// The on-disk format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: records, the event-id index, the stream heads' checkpoint.
+/// - 2: adds the index of this service's own events (`log.local`). A format-1 log is
+///   upgraded when it is opened: the index is built once from the records' headers.
+///   A build that only knows format 1 must not append to it, since it would not keep
+///   the index; it refuses the directory as newer.
+pub const FORMAT_VERSION: u32 = 2;
 
 const FORMAT_KEY: &[u8] = b"format";
 /// Trees whose names start with this belong to the log; [`EventLog::open_tree`] refuses them.
@@ -161,8 +168,8 @@ impl Future for Pending {
     }
 }
 
-/// The log's trees. Records and the event-id index are written in one transaction
-/// per batch; the heads checkpoint is derived (see `heads`).
+/// The log's trees. Records, the event-id index and the index of local events are
+/// written in one transaction per batch; the heads checkpoint is derived (see `heads`).
 #[derive(Clone)]
 pub(crate) struct Trees {
     /// position (u64 BE) -> record.
@@ -171,6 +178,8 @@ pub(crate) struct Trees {
     pub(crate) ids: sled::Tree,
     /// stream name -> head, and the checkpoint's watermark.
     pub(crate) heads: sled::Tree,
+    /// first position -> last position of each run of local events (see `local`).
+    pub(crate) local: sled::Tree,
 }
 
 struct Inner {
@@ -226,6 +235,7 @@ impl EventLog {
             events: open("log.events")?,
             ids: open("log.ids")?,
             heads: open("log.heads")?,
+            local: open("log.local")?,
         };
         let meta = open("log.meta")?;
         check_format(&path, &meta, &trees).map_err(|e| match e {
@@ -240,6 +250,11 @@ impl EventLog {
             }
         };
         let (heads, stale) = Heads::recover(&path, &trees.heads, &trees.events, head)?;
+        let local_last = local::last(&trees.local).map_err(|reason| OpenError::Corrupted {
+            path: path.clone(),
+            position: head,
+            reason,
+        })?;
         let heads = Arc::new(heads);
         let (head_tx, head_rx) = watch::channel(head);
         let (jobs_tx, jobs_rx) = mpsc::channel(config.queue_depth.max(1));
@@ -254,6 +269,7 @@ impl EventLog {
             poisoned: Arc::new(AtomicBool::new(false)),
             in_flight: Arc::clone(&in_flight),
             max_batch_events: config.max_batch_events.max(1),
+            local_last,
         };
         let handle = std::thread::Builder::new()
             .name("eventlog-writer".into())
@@ -453,15 +469,15 @@ impl EventLog {
     }
 
     /// Up to `max` events this service appended ([`Origin::Local`]) from `from`
-    /// (inclusive), reading at most `scan` records: see [`LogReader::read_local_from`].
+    /// (inclusive), without reading the copies in between: see
+    /// [`LogReader::read_local_from`].
     pub async fn read_local_from(
         &self,
         from: Position,
         max: usize,
-        scan: usize,
     ) -> Result<LocalEvents, ReadError> {
         let reader = self.reader();
-        blocking(move || reader.read_local_from(from, max, scan)).await
+        blocking(move || reader.read_local_from(from, max)).await
     }
 
     /// The events of one stream from `from` (inclusive; `StreamVersion(1)` for all).
@@ -574,13 +590,14 @@ impl Iterator for Records {
     }
 }
 
-/// What [`LogReader::read_local_from`] read: this service's own events, and the last
-/// position it read (imported copies included), from which to go on.
+/// What [`LogReader::read_local_from`] found: this service's own events, and the
+/// position up to which it looked (copies included), from which to go on.
 #[derive(Debug)]
 pub struct LocalEvents {
     /// The events appended by this service, in position order.
     pub events: Vec<RecordedEvent>,
-    /// The last position read; the position before `from` when nothing was read.
+    /// The last position looked at: the reader's head when fewer than `max` events were
+    /// found; the position before `from` when `from` is beyond the head.
     pub read_to: Position,
 }
 
@@ -604,43 +621,51 @@ impl LogReader {
     }
 
     /// Up to `max` events this service appended ([`Origin::Local`]) from `from`
-    /// (inclusive), in order, reading at most `scan` records (at least one).
+    /// (inclusive), in order.
     ///
-    /// Copies of other services' events are skipped by their record header, checksum
-    /// checked but their JSON never parsed: a producer that also consumes (an inbox in
-    /// the same log) publishes its own events without decoding every copy it holds.
-    /// Corrupted and missing records are errors, as in [`iter_from`](Self::iter_from).
-    pub fn read_local_from(
-        &self,
-        from: Position,
-        max: usize,
-        scan: usize,
-    ) -> Result<LocalEvents, ReadError> {
-        let mut next = Position(from.0.max(1));
+    /// The log's index of local events leads straight to them: copies of other
+    /// services' events (an inbox in the same log) are never read, so a producer that
+    /// also consumes publishes its own events without going through every copy it
+    /// holds. When fewer than `max` are found, `read_to` is this reader's head: nothing
+    /// of this service's lies between the last event returned and it. Corrupted and
+    /// missing records are errors, as in [`iter_from`](Self::iter_from), and so is an
+    /// index entry that leads to a copy.
+    pub fn read_local_from(&self, from: Position, max: usize) -> Result<LocalEvents, ReadError> {
+        let from = Position(from.0.max(1));
         let mut found = LocalEvents {
             events: Vec::new(),
-            read_to: Position(next.0 - 1),
+            read_to: Position(from.0 - 1),
         };
-        let mut scanned = 0;
-        while next <= self.head && found.events.len() < max && scanned < scan.max(1) {
-            let position = next;
-            let Some(bytes) = self.trees.events.get(position.to_key())? else {
-                return Err(ReadError::Missing {
-                    position,
-                    head: self.head,
-                });
-            };
-            let raw = record::split(&bytes).map_err(|failure| ReadError::Corrupted {
-                position,
-                reason: failure.to_string(),
-            })?;
-            if raw.origin == Origin::Local {
-                found.events.push(decode(position, &bytes)?);
-            }
-            found.read_to = position;
-            next = position.next();
-            scanned += 1;
+        if from > self.head {
+            return Ok(found);
         }
+        let damaged = |reason: String| ReadError::Index {
+            index: "local events",
+            reason,
+        };
+        for run in local::runs_from(&self.trees.local, from) {
+            let run = run.map_err(damaged)?;
+            if run.first > self.head {
+                break;
+            }
+            let mut position = run.first.max(from);
+            while position <= run.last.min(self.head) {
+                if found.events.len() == max {
+                    found.read_to = Position(position.0 - 1);
+                    return Ok(found);
+                }
+                let bytes = self.stored(position)?;
+                if split(position, &bytes)?.origin != Origin::Local {
+                    return Err(damaged(format!(
+                        "it lists position {position}, which holds a copy of another \
+                         service's event"
+                    )));
+                }
+                found.events.push(decode(position, &bytes)?);
+                position = position.next();
+            }
+        }
+        found.read_to = self.head;
         Ok(found)
     }
 
@@ -810,6 +835,19 @@ fn check_format(path: &Path, meta: &sled::Tree, trees: &Trees) -> Result<(), For
                     found,
                     supported: FORMAT_VERSION,
                 }));
+            }
+            if found < 2 {
+                tracing::info!(
+                    path = %path.display(),
+                    "upgrading the event log to format 2: indexing this service's own events"
+                );
+                let local =
+                    local::build(path, &trees.events, &trees.local).map_err(FormatCheck::Open)?;
+                // The marker last: a crash before it makes the next open build again.
+                trees.local.flush()?;
+                meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+                meta.flush()?;
+                tracing::info!(path = %path.display(), local, "event log upgraded to format 2");
             }
             Ok(())
         }

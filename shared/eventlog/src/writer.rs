@@ -3,7 +3,8 @@
 //! Every append becomes a [`Job`] on a bounded channel. The **writer** takes the first
 //! job waiting, then every other job already queued (up to a batch limit), checks each
 //! request against the log and against the requests before it in the same batch, and
-//! writes all accepted ones in one sled transaction (records and event-id index). It
+//! writes all accepted ones in one sled transaction (records, event-id index and the
+//! index of local events). It
 //! then hands the batch to the **flusher** and goes on with the next one. The flusher
 //! takes every batch handed over so far, flushes once, and only then moves the durable
 //! head and answers the callers of all those batches. So one `fsync` covers many
@@ -24,6 +25,7 @@ use sled::transaction::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::heads::{Head, Heads};
+use crate::local::{self, Run};
 use crate::log::Trees;
 use crate::record::{self, Origin};
 use crate::{AppendError, Appended, ExpectedVersion, Position, StreamId, StreamVersion};
@@ -83,6 +85,8 @@ pub(crate) struct Writer {
     /// Jobs submitted and not answered yet.
     pub(crate) in_flight: Arc<AtomicUsize>,
     pub(crate) max_batch_events: usize,
+    /// The last run of the index of local events, which the next append may extend.
+    pub(crate) local_last: Option<Run>,
 }
 
 /// A write decided while planning, applied at the end of the transaction.
@@ -90,6 +94,7 @@ struct Write {
     position: Position,
     record: sled::IVec,
     id: EventId,
+    origin: Origin,
 }
 
 impl Writer {
@@ -201,9 +206,10 @@ impl Writer {
         }
 
         match self.write(&jobs, *next) {
-            Ok((batch, answers)) => {
+            Ok((batch, answers, local_last)) => {
                 let last = (batch.next > *next).then(|| Position(batch.next.0 - 1));
                 *next = batch.next;
+                self.local_last = local_last;
                 self.heads.update(batch.heads, dirty);
                 let (replies, spent) = jobs
                     .into_iter()
@@ -246,10 +252,10 @@ impl Writer {
         &self,
         jobs: &[Job],
         next: Position,
-    ) -> Result<(Batch, Vec<Answers>), Arc<sled::Error>> {
+    ) -> Result<(Batch, Vec<Answers>, Option<Run>), Arc<sled::Error>> {
         let t = &self.trees;
         let result: Result<_, TransactionError<()>> =
-            (&t.events, &t.ids).transaction(|(events, ids)| {
+            (&t.events, &t.ids, &t.local).transaction(|(events, ids, local)| {
                 let index = Index { events, ids };
                 let mut batch = Batch::new(next, jobs.iter().map(Job::event_count).sum());
                 let mut answers = Vec::with_capacity(jobs.len());
@@ -264,12 +270,17 @@ impl Writer {
                     }
                     answers.push(job_answers);
                 }
+                let mut runs = local::Growth::new(self.local_last);
                 for write in &batch.writes {
                     let position = write.position.to_key();
                     events.insert(&position, &write.record)?;
                     ids.insert(write.id.as_bytes(), &position)?;
+                    if write.origin == Origin::Local {
+                        runs.push(write.position);
+                    }
                 }
-                Ok::<_, ConflictableTransactionError<()>>((batch, answers))
+                runs.write(local)?;
+                Ok::<_, ConflictableTransactionError<()>>((batch, answers, runs.last()))
             });
         match result {
             Ok(planned) => Ok(planned),
@@ -504,6 +515,7 @@ impl Batch {
                 position: self.next,
                 record: sled::IVec::from(self.scratch.as_slice()),
                 id: *id,
+                origin: request.origin,
             });
             self.ids.insert(*id, self.next);
             previous = self.next;

@@ -80,7 +80,7 @@ async fn a_flipped_byte_is_reported_at_its_position() {
         })
     ));
     assert!(matches!(
-        log.read_local_from(Position(1), 100, 100).await,
+        log.read_local_from(Position(1), 100).await,
         Err(ReadError::Corrupted {
             position: Position(5),
             ..
@@ -121,19 +121,19 @@ async fn a_log_of_a_newer_format_is_refused_with_a_clear_message() {
         let db = sled::open(dir.path()).unwrap();
         db.open_tree("log.meta")
             .unwrap()
-            .insert("format", &2u32.to_be_bytes())
+            .insert("format", &3u32.to_be_bytes())
             .unwrap();
         db.flush().unwrap();
     }
     match EventLog::open(LogConfig::new(dir.path())) {
         Err(
             error @ OpenError::NewerFormat {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             },
         ) => {
-            assert!(error.to_string().contains("format 2"), "{error}");
+            assert!(error.to_string().contains("format 3"), "{error}");
         }
         other => panic!("expected NewerFormat, got {other:?}"),
     }

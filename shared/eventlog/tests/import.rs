@@ -6,7 +6,10 @@
 mod support;
 
 use circlemade_contracts::CloudEvent;
-use circlemade_eventlog::{AppendError, Origin, Position, RawImport, StreamVersion};
+use circlemade_eventlog::{
+    AppendError, ExpectedVersion, LocalEvents, Origin, Position, RawImport, ReadError,
+    StreamVersion,
+};
 use support::{event, open, stream};
 
 /// `event` as a producer might have published it: its attributes in another order than
@@ -190,26 +193,19 @@ async fn a_submitted_batch_nobody_awaits_is_committed_all_the_same() {
     log.close().await;
 }
 
-#[tokio::test]
-async fn a_producer_reads_its_own_events_past_the_copies_it_imported() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = open(dir.path());
+/// Positions 1-3 imported, 4 own, 5-6 imported, 7 own.
+async fn mixed_history(log: &circlemade_eventlog::EventLog) {
     let own = stream("activity/own");
     let theirs = stream("member/theirs");
-    // Positions 1-3 imported, 4 own, 5-6 imported, 7 own.
     for (n, local) in [false, false, false, true, false, false, true]
         .into_iter()
         .enumerate()
     {
         let n = n as u64;
         if local {
-            log.append(
-                &own,
-                circlemade_eventlog::ExpectedVersion::Any,
-                vec![event(&own, n)],
-            )
-            .await
-            .unwrap();
+            log.append(&own, ExpectedVersion::Any, vec![event(&own, n)])
+                .await
+                .unwrap();
         } else {
             log.import_raw_batch(vec![raw(&event(&theirs, n))])
                 .await
@@ -218,11 +214,20 @@ async fn a_producer_reads_its_own_events_past_the_copies_it_imported() {
                 .unwrap();
         }
     }
-    let positions = |read: &circlemade_eventlog::LocalEvents| {
-        read.events.iter().map(|e| e.position.0).collect::<Vec<_>>()
-    };
+}
 
-    let all = log.read_local_from(Position(1), 100, 100).await.unwrap();
+fn positions(read: &LocalEvents) -> Vec<u64> {
+    read.events.iter().map(|e| e.position.0).collect()
+}
+
+#[tokio::test]
+async fn a_producer_reads_its_own_events_past_the_copies_it_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let theirs = stream("member/theirs");
+    mixed_history(&log).await;
+
+    let all = log.read_local_from(Position(1), 100).await.unwrap();
     assert_eq!(positions(&all), [4, 7]);
     assert!(all.events.iter().all(|e| e.origin == Origin::Local));
     assert_eq!(
@@ -232,21 +237,88 @@ async fn a_producer_reads_its_own_events_past_the_copies_it_imported() {
     );
     assert_eq!(all.read_to, Position(7));
 
-    // At most `max` own events: it stops at the last one taken.
-    let one = log.read_local_from(Position(1), 1, 100).await.unwrap();
-    assert_eq!((positions(&one), one.read_to), (vec![4], Position(4)));
+    // At most `max` own events: it stops before the next one, and goes on from there.
+    let one = log.read_local_from(Position(1), 1).await.unwrap();
+    assert_eq!((positions(&one), one.read_to), (vec![4], Position(6)));
+    let on = log.read_local_from(one.read_to.next(), 1).await.unwrap();
+    assert_eq!((positions(&on), on.read_to), (vec![7], Position(7)));
 
-    // At most `scan` records, copies included: only copies read, none returned.
-    let copies = log.read_local_from(Position(1), 100, 2).await.unwrap();
-    assert_eq!((positions(&copies), copies.read_to), (vec![], Position(2)));
-    let on = log
-        .read_local_from(copies.read_to.next(), 100, 2)
+    // From among the copies: the next own event.
+    let from_copy = log.read_local_from(Position(5), 100).await.unwrap();
+    assert_eq!(
+        (positions(&from_copy), from_copy.read_to),
+        (vec![7], Position(7))
+    );
+
+    // Only copies after the last own event: nothing found, and `read_to` is the head.
+    log.import_raw_batch(vec![raw(&event(&theirs, 7)), raw(&event(&theirs, 8))])
         .await
         .unwrap();
-    assert_eq!((positions(&on), on.read_to), (vec![4], Position(4)));
+    let copies = log.read_local_from(Position(8), 100).await.unwrap();
+    assert_eq!((positions(&copies), copies.read_to), (vec![], Position(9)));
 
     // Past the head: nothing read, and `read_to` says so.
-    let none = log.read_local_from(Position(8), 100, 100).await.unwrap();
-    assert_eq!((positions(&none), none.read_to), (vec![], Position(7)));
+    let none = log.read_local_from(Position(10), 100).await.unwrap();
+    assert_eq!((positions(&none), none.read_to), (vec![], Position(9)));
+    log.close().await;
+}
+
+#[tokio::test]
+async fn a_log_of_format_1_is_given_its_index_of_own_events_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = open(dir.path());
+        mixed_history(&log).await;
+        log.close().await;
+    }
+    // What a format-1 build left: no index, and the marker saying 1.
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.drop_tree("log.local").unwrap();
+        db.open_tree("log.meta")
+            .unwrap()
+            .insert("format", &1u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let log = open(dir.path());
+    let all = log.read_local_from(Position(1), 100).await.unwrap();
+    assert_eq!((positions(&all), all.read_to), (vec![4, 7], Position(7)));
+    // The index goes on growing from the last run it was built with.
+    let own = stream("activity/own");
+    log.append(&own, ExpectedVersion::Any, vec![event(&own, 20)])
+        .await
+        .unwrap();
+    let on = log.read_local_from(Position(5), 100).await.unwrap();
+    assert_eq!((positions(&on), on.read_to), (vec![7, 8], Position(8)));
+    log.close().await;
+    drop(log);
+
+    let db = sled::open(dir.path()).unwrap();
+    let format = db.open_tree("log.meta").unwrap().get("format").unwrap();
+    assert_eq!(format.as_deref(), Some(&2u32.to_be_bytes()[..]), "upgraded");
+}
+
+#[tokio::test]
+async fn an_index_entry_that_leads_to_a_copy_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = open(dir.path());
+        mixed_history(&log).await;
+        log.close().await;
+    }
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("log.local")
+            .unwrap()
+            .insert(2u64.to_be_bytes(), &2u64.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let log = open(dir.path());
+    match log.read_local_from(Position(1), 100).await {
+        Err(ReadError::Index { reason, .. }) => assert!(reason.contains("position 2"), "{reason}"),
+        other => panic!("expected the damaged index to be reported, got {other:?}"),
+    }
     log.close().await;
 }

@@ -16,12 +16,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use circlemade_contracts::EventId;
-use circlemade_eventlog::{ExpectedVersion, Position, StreamVersion};
+use circlemade_eventlog::{ExpectedVersion, Origin, Position, StreamVersion};
 use rand::Rng;
 use support::{event_with_id, open, stream};
 
 const DIR_VAR: &str = "CIRCLEMADE_KILL9_DIR";
 const CYCLES: usize = 5;
+/// Tasks numbered from this one import instead of appending.
+const IMPORTING_FROM: u64 = 12;
 
 /// The child: appends for ever from 16 tasks, printing `ACK <position> <id> <n>`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,10 +41,15 @@ async fn appender() {
             let s = stream(&format!("member/{task}"));
             for n in (task << 32).. {
                 let id = EventId::new();
-                let appended = log
-                    .append(&s, ExpectedVersion::Any, vec![event_with_id(id, &s, n)])
-                    .await
-                    .expect("appends succeed until the process is killed");
+                let event = event_with_id(id, &s, n);
+                // A quarter of the tasks copy events in, as an inbox does, so that the
+                // index of local events has runs to keep.
+                let appended = if task < IMPORTING_FROM {
+                    log.append(&s, ExpectedVersion::Any, vec![event]).await
+                } else {
+                    log.import(event).await
+                }
+                .expect("appends succeed until the process is killed");
                 if tx.send(format!("ACK {} {id} {n}", appended.first)).is_err() {
                     return;
                 }
@@ -127,11 +134,20 @@ fn kill_9_at_any_moment_loses_no_acknowledged_event() {
             // The whole log reads back: gapless, every record intact.
             let head = log.head();
             let mut count = 0u64;
+            let mut local = Vec::new();
             for record in log.reader().iter_from(Position(1)) {
-                record.unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+                let record = record.unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+                if record.origin == Origin::Local {
+                    local.push(record.position);
+                }
                 count += 1;
             }
             assert_eq!(count, head.0, "cycle {cycle}: holes in the log");
+            // The index of local events, written with the records, leads to exactly
+            // the local ones among those that survived.
+            let indexed = log.read_local_from(Position(1), usize::MAX).await.unwrap();
+            let indexed: Vec<Position> = indexed.events.iter().map(|e| e.position).collect();
+            assert_eq!(indexed, local, "cycle {cycle}: index of local events");
             // Stream heads are recovered from the records: every stream reads back
             // complete, versions 1..n, and their lengths add up to the log.
             let mut total = 0;
