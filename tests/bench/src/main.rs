@@ -18,6 +18,7 @@ mod log_suite;
 mod reporting_figures;
 mod system_suite;
 
+use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 
 /// Measures circlemade's layers against the raw limits beneath them.
@@ -64,7 +65,9 @@ enum Suite {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let scratch = match &args.dir {
-        Some(dir) => tempfile::tempdir_in(dir)?,
+        Some(dir) => std::fs::create_dir_all(dir)
+            .and_then(|()| tempfile::tempdir_in(dir))
+            .with_context(|| format!("cannot make a scratch directory in {}", dir.display()))?,
         None => tempfile::tempdir()?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
