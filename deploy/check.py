@@ -18,7 +18,12 @@ What it checks, failing on the first run with all problems listed:
   config reads; each service built from its Dockerfile target, publishing and checking
   its port, its data dir on a volume of its own, logging in to all NATS nodes as its
   own user, streams replicated on every node, waiting for healthy NATS nodes, tokens
-  from a file, no password written out.
+  from a file, no password written out;
+- every read replica of reporting in compose (another service built from the
+  `reporting` target): the same as a service, on the port of its CIRCLEMADE_HTTP_ADDR,
+  with a valid CIRCLEMADE_REPLICA name whose consumers (reporting-NAME-STREAM) its NATS
+  user is granted and the subscriber is denied; no two services on one host port;
+- every NATS user a compose service logs in as is a user of deploy/nats/accounts.conf.
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ SERVICES = {
     "reporting": ("circlemade-reporting", 8083),
 }
 CLI = ("cli", "circlemade")
+# The service that may run as read replicas (CIRCLEMADE_REPLICA), and what it consumes.
+REPLICATED = "reporting"
+REPLICA_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+CONSUMED_STREAMS = ("MEMBERSHIP", "EVENTS", "REPORTING")
+ACCOUNTS_CONF = "deploy/nats/accounts.conf"
 DATA_DIR = "/var/lib/circlemade"
 NATS_CLIENT_PORT = 4222
 NATS_ROUTE_PORT = 6222
@@ -322,6 +332,96 @@ def check_nats_configs(root: Path, nats_server: str | None, problems: Problems) 
             )
 
 
+def uncomment(text: str) -> str:
+    return "\n".join(line.split("#")[0] for line in text.splitlines())
+
+
+def nats_users(root: Path) -> dict[str, str]:
+    """The users of accounts.conf, each with the text of its permissions block ("" when
+    it has none, as admin)."""
+    path = root / ACCOUNTS_CONF
+    if not path.is_file():
+        return {}
+    text = uncomment(path.read_text())
+    users = {}
+    for entry in re.finditer(r"\{\s*user\s*[=:]\s*\"?([\w.-]+)\"?([^{}\n]*)\}", text):
+        name, rest = entry.groups()
+        variable = re.search(r"permissions\s*[=:]\s*\$(\w+)", rest)
+        block = ""
+        if variable:
+            found = re.search(rf"^\s*{variable.group(1)}\s*[=:]\s*\{{(.*?)^\}}", text, re.M | re.S)
+            block = found.group(1) if found else ""
+        users[name] = block
+    return users
+
+
+def subject_list(block: str, kind: str) -> set[str]:
+    """The quoted subjects of the `kind` (allow, deny) list under publish in a block."""
+    publish = re.search(r"publish\s*[=:]\s*\{(.*?)\n\s*\}", block, re.S)
+    if not publish:
+        return set()
+    found = re.search(rf"{kind}\s*[=:]\s*\[(.*?)\]", publish.group(1), re.S)
+    return set(re.findall(r'"([^"]+)"', found.group(1))) if found else set()
+
+
+def check_replica(here: str, env: dict[str, str], user: str | None, users: dict[str, str], problems: Problems) -> None:
+    """A read replica has a valid name, and its NATS user may use its own consumers
+    (reporting-NAME-STREAM), which the subscriber may not."""
+    name = env.get("CIRCLEMADE_REPLICA")
+    if not problems.check(
+        bool(name),
+        here,
+        f"another {REPLICATED} service without CIRCLEMADE_REPLICA would share the consumers "
+        f"of {REPLICATED!r} and take half of its messages",
+    ):
+        return
+    if not problems.check(
+        REPLICA_NAME.fullmatch(name) is not None,
+        here,
+        f"CIRCLEMADE_REPLICA {name!r} is not 1 to 32 of a-z, 0-9, '-', without '-' at either end",
+    ):
+        return
+    granted = subject_list(users.get(user or "", ""), "allow")
+    denied = subject_list(users.get("subscriber", ""), "deny")
+    writes = sorted(
+        subject
+        for subject in granted
+        if not subject.startswith("$JS.")
+        or re.match(r"\$JS\.API\.STREAM\.(CREATE|UPDATE|DELETE|PURGE|MSG\.GET|MSG\.DELETE)\b", subject)
+        or subject.startswith("$JS.API.STREAM.>")
+        or subject in ("$JS.>", "$JS.API.>", ">")
+    )
+    problems.check(
+        not writes,
+        here,
+        f"its NATS user {user!r} is granted {writes}: a replica publishes nothing and provisions no stream",
+    )
+    for stream in CONSUMED_STREAMS:
+        consumer = f"{REPLICATED}-{name}-{stream}"
+        needed = [
+            f"$JS.API.CONSUMER.{request}.{stream}.{consumer}"
+            for request in ("INFO", "CREATE", "MSG.NEXT")
+        ] + [f"$JS.ACK.{stream}.{consumer}.>"]
+        missing = [subject for subject in needed if subject not in granted]
+        problems.check(
+            not missing,
+            here,
+            f"its NATS user {user!r} is not granted {missing} in {ACCOUNTS_CONF}",
+        )
+        guard = [
+            f"$JS.API.CONSUMER.*.*.{consumer}",
+            f"$JS.API.CONSUMER.*.*.{consumer}.>",
+            f"$JS.API.CONSUMER.*.*.*.{consumer}",
+            f"$JS.ACK.*.{consumer}.>",
+        ]
+        open_to_subscriber = [subject for subject in guard if subject not in denied]
+        problems.check(
+            not open_to_subscriber,
+            here,
+            f"the subscriber's deny list in {ACCOUNTS_CONF} lacks {open_to_subscriber}",
+        )
+
+
 # ---------------------------------------------------------------- compose
 
 
@@ -437,8 +537,19 @@ def check_compose(root: Path, stages: dict[str, Stage], problems: Problems) -> N
     names = [env_of(node).get("NATS_SERVER_NAME") for node in nodes.values()]
     problems.check(len(set(names)) == len(names), where, f"NATS nodes share names {names}")
 
+    users = nats_users(root)
+    # The services of the contract, then every read replica: another service built from
+    # the replicated service's target.
+    checked: list[tuple[str, str, int | None]] = [
+        (name, name, port) for name, (_, port) in SERVICES.items()
+    ]
+    for name, service in services.items():
+        if name != REPLICATED and (service.get("build") or {}).get("target") == REPLICATED:
+            checked.append((name, REPLICATED, None))
+
     data_volumes: dict[str, str] = {}
-    for service_name, (binary, port) in SERVICES.items():
+    host_ports: dict[str, str] = {}
+    for service_name, image_target, port in checked:
         here = f"{where} service {service_name}"
         service = services.get(service_name)
         if not problems.check(service is not None, where, f"no service {service_name!r}"):
@@ -448,17 +559,35 @@ def check_compose(root: Path, stages: dict[str, Stage], problems: Problems) -> N
         target = build.get("target")
         dockerfile = (path.parent / build.get("context", ".") / build.get("dockerfile", "Dockerfile")).resolve()
         problems.check(
-            dockerfile == (root / "deploy/Dockerfile").resolve() and target == service_name,
+            dockerfile == (root / "deploy/Dockerfile").resolve() and target == image_target,
             here,
-            f"built from {dockerfile} target {target!r}, not deploy/Dockerfile target {service_name!r}",
+            f"built from {dockerfile} target {target!r}, not deploy/Dockerfile target {image_target!r}",
         )
         stage = stages.get(target or "")
-        if stage is not None:
+        if port is not None and stage is not None:
             problems.check(
                 stage.expose == [port],
                 here,
                 f"its image exposes {stage.expose}, but compose serves port {port}",
             )
+        if port is None:
+            # A replica listens where its CIRCLEMADE_HTTP_ADDR says (the image's port
+            # unless set): its ports and health check must follow.
+            addr = env.get("CIRCLEMADE_HTTP_ADDR") or (stage.env.get("CIRCLEMADE_HTTP_ADDR") if stage else "")
+            port = addr_port(addr or "")
+            if not problems.check(port is not None, here, f"CIRCLEMADE_HTTP_ADDR {addr!r} names no port"):
+                continue
+        elif service_name == REPLICATED:
+            problems.check(
+                "CIRCLEMADE_REPLICA" not in env,
+                here,
+                "sets CIRCLEMADE_REPLICA: the primary decides targets; replicas are services of their own",
+            )
+        for entry in service.get("ports") or []:
+            published = str(entry.get("published", "")) if isinstance(entry, dict) else ":".join(str(entry).split(":")[:-1])
+            if published in host_ports:
+                problems.add(here, f"publishes host port {published} as {host_ports[published]} does")
+            host_ports[published] = service_name
         user = service.get("user")
         if user is not None:
             problems.check(not is_root(str(user)), here, f"runs as {user}, a root user")
@@ -510,6 +639,11 @@ def check_compose(root: Path, stages: dict[str, Stage], problems: Problems) -> N
                 f"logs in to NATS as {user!r}, not as its own user {service_name!r}",
             )
             problems.check(
+                user in users,
+                here,
+                f"logs in to NATS as {user!r}, a user {ACCOUNTS_CONF} does not have",
+            )
+            problems.check(
                 password is not None and password.startswith("${"),
                 here,
                 "its NATS password must come from the environment (${...}), not be written here",
@@ -534,6 +668,9 @@ def check_compose(root: Path, stages: dict[str, Stage], problems: Problems) -> N
             problems.check(
                 condition == "service_healthy", here, f"does not wait for {node} to be healthy"
             )
+        if image_target == REPLICATED and service_name != REPLICATED:
+            logins = {url.split("://", 1)[-1].split(":", 1)[0] for url in urls if "@" in url}
+            check_replica(here, env, next(iter(logins), None), users, problems)
         problems.check(
             "CIRCLEMADE_API_TOKENS" not in env,
             here,
@@ -544,6 +681,19 @@ def check_compose(root: Path, stages: dict[str, Stage], problems: Problems) -> N
         if problems.check(tokens_file in mounted, here, f"CIRCLEMADE_API_TOKENS_FILE {tokens_file!r} is no secret of it"):
             secret = Path(tokens_file).name
             problems.check(secret in secrets, here, f"secret {secret!r} is not declared")
+
+    # The others that reach NATS (the CLI) log in as users the servers know.
+    for service_name, service in services.items():
+        if service_name in nodes or any(service_name == name for name, _, _ in checked):
+            continue
+        for url in env_of(service).get("CIRCLEMADE_NATS_URL", "").split(","):
+            match = re.match(r"\s*nats://([^:@/]+)(?::[^@/]*)?@", url)
+            if match:
+                problems.check(
+                    match.group(1) in users,
+                    f"{where} service {service_name}",
+                    f"logs in to NATS as {match.group(1)!r}, a user {ACCOUNTS_CONF} does not have",
+                )
 
 
 def find_nats_server(given: str | None) -> str | None:

@@ -3,7 +3,9 @@
 #   - deploy/.env: a random password for each NATS user (the variables of env.example);
 #   - deploy/secrets/api-tokens: a random coordinator token and analyst token, one
 #     `role:token` a line (CIRCLEMADE_API_TOKENS_FILE of every service).
-# Existing files are left alone, so running it again changes nothing; delete a file to
+# Existing values are left alone, so running it again changes nothing; a variable
+# env.example has gained since (a new NATS user, as reporting-replica's
+# NATS_REPORTING_REPLICA_PASSWORD) is added to an existing deploy/.env. Delete a file to
 # have it made anew (then restart everything that uses it). Prints where they are,
 # never their contents.
 set -euo pipefail
@@ -20,7 +22,21 @@ if [[ ! -e .env ]]; then
     done <env.example >.env
     echo "secrets: wrote deploy/.env (NATS passwords)"
 else
-    echo "secrets: deploy/.env exists; left as it is"
+    added=()
+    while IFS= read -r line; do
+        [[ "$line" =~ ^([A-Z_]+)= ]] || continue
+        name="${BASH_REMATCH[1]}"
+        grep -q "^${name}=" .env && continue
+        # A file whose last line lacks its newline would swallow the new variable.
+        [[ -s .env && -n "$(tail -c 1 .env)" ]] && echo >>.env
+        echo "${name}=$(random)" >>.env
+        added+=("$name")
+    done <env.example
+    if ((${#added[@]})); then
+        echo "secrets: added ${added[*]} to deploy/.env; the other values are left as they are"
+    else
+        echo "secrets: deploy/.env exists; left as it is"
+    fi
 fi
 
 mkdir -p secrets

@@ -108,3 +108,64 @@ def test_a_password_written_into_compose_fails(root, capsys) -> None:
 def test_streams_with_fewer_replicas_than_nodes_fail(root, capsys) -> None:
     edit(root, "compose.yaml", 'CIRCLEMADE_STREAM_REPLICAS: "3"', 'CIRCLEMADE_STREAM_REPLICAS: "1"')
     assert "CIRCLEMADE_STREAM_REPLICAS is '1'" in problems(root, capsys)
+
+
+def test_a_replica_logging_in_as_a_user_the_servers_lack_fails(root, capsys) -> None:
+    edit(root, "nats/accounts.conf", "{ user = reporting-replica,", "{ user = reporting-copy,")
+    err = problems(root, capsys)
+    assert "service reporting-replica: logs in to NATS as 'reporting-replica', a user" in err
+    assert "not granted" in err
+
+
+def test_a_replica_checked_on_the_primary_s_port_fails(root, capsys) -> None:
+    edit(root, "compose.yaml", "http://127.0.0.1:8084/healthz", "http://127.0.0.1:8083/healthz")
+    assert "service reporting-replica: healthcheck asks (8083" in problems(root, capsys)
+
+
+def test_a_replica_on_the_primary_s_host_port_fails(root, capsys) -> None:
+    edit(root, "compose.yaml", '"127.0.0.1:8084:8084"', '"127.0.0.1:8083:8084"')
+    assert "service reporting-replica: publishes host port 127.0.0.1:8083 as reporting does" in problems(root, capsys)
+
+
+def test_a_replica_sharing_the_primary_s_volume_fails(root, capsys) -> None:
+    edit(root, "compose.yaml", "reporting-replica-data:/var/lib/circlemade", "reporting-data:/var/lib/circlemade")
+    assert "service reporting-replica: shares volume 'reporting-data' with reporting" in problems(root, capsys)
+
+
+def test_a_second_reporting_without_a_replica_name_fails(root, capsys) -> None:
+    edit(root, "compose.yaml", "      CIRCLEMADE_REPLICA: replica\n", "")
+    assert "without CIRCLEMADE_REPLICA would share the consumers" in problems(root, capsys)
+
+
+def test_a_replica_name_out_of_the_contract_fails(root, capsys) -> None:
+    edit(root, "compose.yaml", "CIRCLEMADE_REPLICA: replica", "CIRCLEMADE_REPLICA: Replica-")
+    assert "CIRCLEMADE_REPLICA 'Replica-' is not 1 to 32" in problems(root, capsys)
+
+
+def test_a_replica_whose_consumers_are_not_granted_fails(root, capsys) -> None:
+    edit(root, "compose.yaml", "CIRCLEMADE_REPLICA: replica", "CIRCLEMADE_REPLICA: dashboard")
+    err = problems(root, capsys)
+    assert "'reporting-replica' is not granted ['$JS.API.CONSUMER.INFO.MEMBERSHIP.reporting-dashboard-MEMBERSHIP'" in err
+    assert "deny list in deploy/nats/accounts.conf lacks ['$JS.API.CONSUMER.*.*.reporting-dashboard-MEMBERSHIP'" in err
+
+
+def test_a_replica_consumer_left_open_to_the_subscriber_fails(root, capsys) -> None:
+    edit(root, "nats/accounts.conf", '      "$JS.ACK.*.reporting-replica-EVENTS.>"\n', "")
+    assert "lacks ['$JS.ACK.*.reporting-replica-EVENTS.>']" in problems(root, capsys)
+
+
+def test_the_cli_logging_in_as_a_user_the_servers_lack_fails(root, capsys) -> None:
+    edit(root, "compose.yaml", "nats://subscriber:${NATS_SUBSCRIBER_PASSWORD}@nats-1", "nats://reader:${NATS_SUBSCRIBER_PASSWORD}@nats-1")
+    assert "service cli: logs in to NATS as 'reader', a user" in problems(root, capsys)
+
+
+def test_a_replica_allowed_to_publish_fails(root, capsys) -> None:
+    edit(
+        root,
+        "nats/accounts.conf",
+        '      # The inbox of MEMBERSHIP.\n      "$JS.API.CONSUMER.INFO.MEMBERSHIP.reporting-replica-MEMBERSHIP"',
+        '      "circlemade.reporting.>"\n      "$JS.API.STREAM.CREATE.REPORTING"\n'
+        '      "$JS.API.CONSUMER.INFO.MEMBERSHIP.reporting-replica-MEMBERSHIP"',
+    )
+    err = problems(root, capsys)
+    assert "is granted ['$JS.API.STREAM.CREATE.REPORTING', 'circlemade.reporting.>']" in err

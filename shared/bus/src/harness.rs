@@ -12,6 +12,8 @@
 //! - [`eventually`]: waiting on a condition with a deadline, instead of a fixed sleep.
 //! - [`ServerConfig`]: either of them started from an operator's configuration file
 //!   (`deploy/nats/`), so tests run its accounts, users and permissions.
+//! - [`deploy`]: those files with a test password for each of their users, the one
+//!   table of the deployment's NATS users that tests share.
 //!
 //! The executable is `NATS_SERVER` if set, else `nats-server` on `PATH`, else the one
 //! `deploy/setup.sh` installs under `target/tools/venv`; it must be 2.10 or newer.
@@ -32,6 +34,7 @@ use std::time::Duration;
 
 mod binary;
 mod cluster;
+pub mod deploy;
 mod error;
 mod eventually;
 mod probe;

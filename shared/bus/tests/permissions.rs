@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
-use circlemade_bus::harness::{NatsCluster, NatsServer, ServerConfig, eventually};
+use circlemade_bus::harness::deploy::{self, password};
+use circlemade_bus::harness::{NatsCluster, NatsServer, eventually};
 use circlemade_bus::{
     Inbox, InboxConfig, InboxMetrics, Provisioned, Relay, RelayConfig, StreamSettings, connect,
     ensure_all_streams, ensure_stream, jetstream_context,
@@ -24,42 +25,9 @@ use support::{DEADLINE, open_log, stream_count};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// The single-server configuration an operator runs locally.
-const LOCAL_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nats/local.conf");
-/// The configuration of each node of the compose cluster.
-const CLUSTER_CONF: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../deploy/nats/cluster.conf"
-);
-
-/// The users of `deploy/nats/accounts.conf` and the variables their passwords come from.
-const USERS: [(&str, &str); 6] = [
-    ("membership", "NATS_MEMBERSHIP_PASSWORD"),
-    ("events", "NATS_EVENTS_PASSWORD"),
-    ("reporting", "NATS_REPORTING_PASSWORD"),
-    ("subscriber", "NATS_SUBSCRIBER_PASSWORD"),
-    ("admin", "NATS_ADMIN_PASSWORD"),
-    ("system", "NATS_SYSTEM_PASSWORD"),
-];
-
 /// How long a refused JetStream request is awaited: the server drops a publish the
 /// user may not make and answers nothing, so a refusal is seen as this timeout.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
-
-fn password(user: &str) -> String {
-    format!("test-only-{user}")
-}
-
-/// The deploy config in `file`, with a test password for every user.
-fn deploy_config(file: &str) -> ServerConfig {
-    USERS
-        .iter()
-        .fold(ServerConfig::new(file), |config, (user, variable)| {
-            config.env(*variable, password(user))
-        })
-        .env("NATS_SERVER_NAME", "overridden-by-the-harness")
-        .ready_as("admin", password("admin"))
-}
 
 /// A JetStream context of `user`, connected the way the services connect.
 async fn context_as(url: &str, user: &str) -> jetstream::Context {
@@ -272,7 +240,7 @@ async fn wait_until_all_acked(admin: &jetstream::Context, stream: &str, name: &s
 
 #[tokio::test]
 async fn membership_publishes_its_own_events_and_cannot_touch_other_streams() {
-    let server = NatsServer::start_with_config(deploy_config(LOCAL_CONF))
+    let server = NatsServer::start_with_config(deploy::local_config())
         .await
         .unwrap();
     // Membership, first up, creates every stream; events then finds them as it wants.
@@ -327,7 +295,7 @@ async fn membership_publishes_its_own_events_and_cannot_touch_other_streams() {
 
 #[tokio::test]
 async fn consumers_read_what_they_consume_through_their_own_consumers_only() {
-    let server = NatsServer::start_with_config(deploy_config(LOCAL_CONF))
+    let server = NatsServer::start_with_config(deploy::local_config())
         .await
         .unwrap();
     let url = |user: &str| server.url_as(user, &password(user));
@@ -402,7 +370,7 @@ async fn consumers_read_what_they_consume_through_their_own_consumers_only() {
 
 #[tokio::test]
 async fn a_subscriber_reads_every_stream_but_writes_nothing() {
-    let server = NatsServer::start_with_config(deploy_config(LOCAL_CONF))
+    let server = NatsServer::start_with_config(deploy::local_config())
         .await
         .unwrap();
     let url = |user: &str| server.url_as(user, &password(user));
@@ -506,9 +474,116 @@ async fn a_subscriber_reads_every_stream_but_writes_nothing() {
     assert_eq!(theirs.info().await.unwrap().delivered.stream_sequence, 0);
 }
 
+/// The durable consumer of the read replica named `replica` on MEMBERSHIP.
+const REPLICA_MEMBERSHIP: &str = "reporting-replica-MEMBERSHIP";
+
+#[tokio::test]
+async fn a_read_replica_consumes_through_its_own_consumers_and_writes_nothing() {
+    let server = NatsServer::start_with_config(deploy::local_config())
+        .await
+        .unwrap();
+    let url = |user: &str| server.url_as(user, &password(user));
+    let admin = context_as(&url("admin"), "admin").await;
+    let replica = context_as(&url("reporting-replica"), "reporting-replica").await;
+
+    // Before any service has provisioned the streams, the replica cannot: the
+    // bus's own provisioning is refused, and no stream comes of it.
+    let refused = ensure_stream(&replica, Service::Reporting, &StreamSettings::default()).await;
+    assert!(
+        refused.is_err(),
+        "a replica provisioned REPORTING: {refused:?}"
+    );
+    assert!(admin.get_stream("REPORTING").await.is_err());
+
+    let membership = Producer::start(&url("membership"), Service::Membership).await;
+    membership
+        .publish(
+            vec![example(".member.applied."), example(".member.admitted.")],
+            2,
+        )
+        .await;
+
+    // What a replica asks at start: the account, then each stream's info...
+    replica.query_account().await.unwrap();
+    for stream in ["MEMBERSHIP", "EVENTS", "REPORTING"] {
+        replica.get_stream(stream).await.unwrap();
+    }
+    // ...and its own consumer, looked up then created, read and acked.
+    let consumer = replica
+        .get_stream("MEMBERSHIP")
+        .await
+        .unwrap()
+        .get_or_create_consumer(
+            REPLICA_MEMBERSHIP,
+            pull::Config {
+                durable_name: Some(REPLICA_MEMBERSHIP.to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut messages = consumer
+        .fetch()
+        .max_messages(2)
+        .expires(DEADLINE)
+        .messages()
+        .await
+        .unwrap();
+    let mut read = 0;
+    while let Some(message) = messages.next().await {
+        message.unwrap().ack().await.unwrap();
+        read += 1;
+        if read == 2 {
+            break;
+        }
+    }
+    wait_until_all_acked(&admin, "MEMBERSHIP", REPLICA_MEMBERSHIP, 2).await;
+
+    // It publishes nothing, provisions nothing, resumes no outbox, and leaves the
+    // primary's consumers alone.
+    let (client, mut errors) = watched_client(&server, "reporting-replica").await;
+    for subject in [
+        "circlemade.reporting.target.reached",
+        "circlemade.membership.member.applied",
+        "$JS.API.STREAM.CREATE.REPORTING",
+        "$JS.API.STREAM.UPDATE.REPORTING",
+        "$JS.API.STREAM.MSG.GET.REPORTING",
+        "$JS.API.CONSUMER.CREATE.MEMBERSHIP.reporting-MEMBERSHIP",
+        "$JS.API.CONSUMER.INFO.MEMBERSHIP.reporting-MEMBERSHIP",
+        "$JS.API.CONSUMER.MSG.NEXT.MEMBERSHIP.reporting-MEMBERSHIP",
+        "$JS.ACK.MEMBERSHIP.reporting-MEMBERSHIP.1.1.1.1.0",
+    ] {
+        refused_publish(&client, &mut errors, subject).await;
+    }
+    assert!(
+        admin
+            .get_stream("MEMBERSHIP")
+            .await
+            .unwrap()
+            .get_consumer::<pull::Config>("reporting-MEMBERSHIP")
+            .await
+            .is_err(),
+        "the replica created the primary's consumer"
+    );
+    assert_eq!(stream_count(&admin, "MEMBERSHIP").await.unwrap(), 2);
+    assert_eq!(stream_count(&admin, "REPORTING").await.unwrap(), 0);
+
+    // Nor can a subscriber take or reset the replica's messages.
+    let (client, mut errors) = watched_client(&server, "subscriber").await;
+    for subject in [
+        "$JS.API.CONSUMER.INFO.MEMBERSHIP.reporting-replica-MEMBERSHIP",
+        "$JS.API.CONSUMER.MSG.NEXT.MEMBERSHIP.reporting-replica-MEMBERSHIP",
+        "$JS.API.CONSUMER.DELETE.MEMBERSHIP.reporting-replica-MEMBERSHIP",
+        "$JS.API.CONSUMER.CREATE.EVENTS.reporting-replica-EVENTS",
+        "$JS.ACK.REPORTING.reporting-replica-REPORTING.1.1.1.1.0",
+    ] {
+        refused_publish(&client, &mut errors, subject).await;
+    }
+}
+
 #[tokio::test]
 async fn the_cluster_config_keeps_three_replicas_under_the_same_permissions() {
-    let cluster = NatsCluster::start_with_config(3, deploy_config(CLUSTER_CONF))
+    let cluster = NatsCluster::start_with_config(3, deploy::cluster_config())
         .await
         .unwrap();
     let js = context_as(

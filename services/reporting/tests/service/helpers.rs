@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream;
-use circlemade_bus::harness::ServerConfig;
+use circlemade_bus::harness::deploy;
 use circlemade_bus::harness::{NatsServer, eventually};
 use circlemade_bus::{
     Relay, RelayConfig, StreamSettings, connect, ensure_all_streams, jetstream_context,
@@ -37,23 +37,6 @@ pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 /// How long NATS waits for an ack before redelivering: what a killed service had in
 /// flight comes again after this.
 const INBOX_ACK_WAIT_MS: u64 = 1_000;
-
-/// The single-server NATS configuration an operator runs locally.
-const LOCAL_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nats/local.conf");
-
-/// The users of `deploy/nats/accounts.conf` and the variables of their passwords.
-const DEPLOY_USERS: [(&str, &str); 6] = [
-    ("membership", "NATS_MEMBERSHIP_PASSWORD"),
-    ("events", "NATS_EVENTS_PASSWORD"),
-    ("reporting", "NATS_REPORTING_PASSWORD"),
-    ("subscriber", "NATS_SUBSCRIBER_PASSWORD"),
-    ("admin", "NATS_ADMIN_PASSWORD"),
-    ("system", "NATS_SYSTEM_PASSWORD"),
-];
-
-fn test_password(user: &str) -> String {
-    format!("test-only-{user}")
-}
 
 /// A producer of MEMBERSHIP or EVENTS: its own log, published by the real relay.
 pub(crate) struct Producer {
@@ -146,15 +129,10 @@ impl Streams {
     /// The server run with the NATS users and permissions of `deploy/nats/local.conf`,
     /// each producer connected as its service's user.
     pub(crate) async fn start_deployed() -> Streams {
-        let config = DEPLOY_USERS
-            .iter()
-            .fold(ServerConfig::new(LOCAL_CONF), |config, (user, variable)| {
-                config.env(*variable, test_password(user))
-            })
-            .env("NATS_SERVER_NAME", "overridden-by-the-harness")
-            .ready_as("admin", test_password("admin"));
-        let nats = NatsServer::start_with_config(config).await.unwrap();
-        let as_user = |user: &str| nats.url_as(user, &test_password(user));
+        let nats = NatsServer::start_with_config(deploy::local_config())
+            .await
+            .unwrap();
+        let as_user = |user: &str| nats.url_as(user, &deploy::password(user));
         let membership = Producer::start(&as_user("membership"), Service::Membership).await;
         let events = Producer::start(&as_user("events"), Service::Events).await;
         Streams {
@@ -170,7 +148,7 @@ impl Streams {
 
     /// The server's address with the login of `user` of the deploy config.
     pub(crate) fn url_as(&self, user: &str) -> String {
-        self.nats.url_as(user, &test_password(user))
+        self.nats.url_as(user, &deploy::password(user))
     }
 
     /// JetStream, as the deploy config's `admin` where it applies.
