@@ -60,25 +60,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_nats::jetstream;
-use circlemade_bus::harness::{NatsServer, ServerConfig, eventually};
+use circlemade_bus::harness::deploy::{self, password};
+use circlemade_bus::harness::{NatsServer, eventually};
 use circlemade_system_tests::{DEADLINE, Role, System};
 
 use producers::check_producers;
 use programme::{APPLICANTS, ERASED, run_programme};
 use reports::check_reports;
-
-/// The single-server configuration an operator runs locally.
-const LOCAL_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nats/local.conf");
-
-/// The users of `deploy/nats/accounts.conf` and the variables their passwords come from.
-const USERS: [(&str, &str); 6] = [
-    ("membership", "NATS_MEMBERSHIP_PASSWORD"),
-    ("events", "NATS_EVENTS_PASSWORD"),
-    ("reporting", "NATS_REPORTING_PASSWORD"),
-    ("subscriber", "NATS_SUBSCRIBER_PASSWORD"),
-    ("admin", "NATS_ADMIN_PASSWORD"),
-    ("system", "NATS_SYSTEM_PASSWORD"),
-];
 
 /// Messages the programme puts on each stream (see the module docs).
 const MEMBERSHIP_MESSAGES: u64 = 24;
@@ -89,20 +77,6 @@ const ALL_MESSAGES: u64 = MEMBERSHIP_MESSAGES + EVENTS_MESSAGES + REPORTING_MESS
 /// How long the Python subscriber may wait for the messages it expects; they are all
 /// in the streams before it starts.
 const VALIDATOR_WAIT_SECONDS: u64 = 20;
-
-fn password(user: &str) -> String {
-    format!("e2e-only-{user}")
-}
-
-/// `deploy/nats/local.conf` with a test password for every user.
-fn deploy_config() -> ServerConfig {
-    USERS
-        .iter()
-        .fold(ServerConfig::new(LOCAL_CONF), |config, (user, variable)| {
-            config.env(*variable, password(user))
-        })
-        .ready_as("admin", password("admin"))
-}
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -257,7 +231,7 @@ async fn check_no_contact_on_disk(system: &System, nats: &NatsServer) {
 
 #[tokio::test]
 async fn a_back_dated_programme_is_reported_viewed_and_published_as_counted_by_hand() {
-    let nats = NatsServer::start_with_config(deploy_config())
+    let nats = NatsServer::start_with_config(deploy::local_config())
         .await
         .unwrap();
     let system = System::start_as(
