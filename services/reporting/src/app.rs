@@ -72,7 +72,8 @@ pub enum BuildError {
 /// [`Application::build`] opens the log, rebuilds the reporting state from it (NATS
 /// may be down), connects to NATS (without waiting for it), starts the inboxes of
 /// MEMBERSHIP, EVENTS and REPORTING, the follower of the log, the publisher of reached
-/// targets and the outbox relay, and binds the HTTP address;
+/// targets and the outbox relay (a read replica has neither: it publishes nothing),
+/// and binds the HTTP address;
 /// [`Application::run_until_stopped`] serves until its token is cancelled, then drains.
 pub struct Application {
     listener: TcpListener,
@@ -83,8 +84,9 @@ pub struct Application {
     internals: Internals,
     inboxes: Vec<Task>,
     catch_up: Task,
-    reached: Task,
-    relay: Task,
+    /// The publisher of reached targets and the outbox relay: the primary's only.
+    reached: Option<Task>,
+    relay: Option<Task>,
     follower: Task,
     drain_timeout: Duration,
 }
@@ -144,7 +146,12 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, BuildError> {
         let inbox_config = config.inbox_config();
         let log_config = config.log_config();
+        let consumer = config.consumer();
+        let replica = config.replica;
         let common = config.common;
+        if let Some(name) = &replica {
+            tracing::info!(replica = %name, "running as a read replica: consuming, publishing nothing");
+        }
         let log = blocking(move || EventLog::open(log_config)).await??;
         let opened = log.clone();
         let idempotency = blocking(move || IdempotencyStore::open(&opened)).await??;
@@ -159,10 +166,19 @@ impl Application {
         let client = connect(&common.nats_url, NATS_CLIENT_NAME).await?;
         let relay_config = RelayConfig::default();
         let js = jetstream_context(client.clone(), ACK_TIMEOUT, relay_config.window);
-        let relay = Relay::new(log.clone(), js.clone(), Service::Reporting, relay_config)?;
-        let mut health = Health::new(log.clone())
-            .with_nats(client.clone())
-            .with_relay(relay.metrics());
+        let relay = match replica {
+            None => Some(Relay::new(
+                log.clone(),
+                js.clone(),
+                Service::Reporting,
+                relay_config,
+            )?),
+            Some(_) => None,
+        };
+        let mut health = Health::new(log.clone()).with_nats(client.clone());
+        if let Some(relay) = &relay {
+            health = health.with_relay(relay.metrics());
+        }
         let registry = Arc::new(Registry::default());
         let mut inbox_stats = Vec::new();
         let mut inboxes = Vec::new();
@@ -170,7 +186,7 @@ impl Application {
             let inbox = Inbox::new(
                 log.clone(),
                 js.clone(),
-                Service::Reporting,
+                consumer.clone(),
                 stream,
                 Arc::clone(&registry),
                 inbox_config.clone(),
@@ -186,6 +202,7 @@ impl Application {
             common.executor_options(),
             catch_up.clone(),
             bootstrapping,
+            replica.clone(),
         );
         let follower = {
             let (live, log, health) = (live.clone(), log.clone(), health.clone());
@@ -195,7 +212,7 @@ impl Application {
                 }
             })
         };
-        let relay = {
+        let relay = relay.map(|relay| {
             let (health, settings, catch_up, js, nats) = (
                 health.clone(),
                 common.stream_settings(),
@@ -204,17 +221,17 @@ impl Application {
                 client.clone(),
             );
             Task::spawn(|stop| publish(nats, js, relay, settings, catch_up, stop, health))
-        };
+        });
         let inboxes = inboxes
             .into_iter()
             .map(|inbox| Task::spawn(|stop| inbox.run(stop)))
             .collect();
         let watching = {
             let (catch_up, js) = (catch_up.clone(), js.clone());
-            Task::spawn(|stop| catch_up.watch(js, Service::Reporting, stop))
+            Task::spawn(|stop| catch_up.watch(js, consumer, stop))
         };
         let passes = Arc::new(AtomicU64::new(0));
-        let reached = {
+        let reached = replica.is_none().then(|| {
             let (log, live, targets, catch_up, passes) = (
                 log.clone(),
                 live.clone(),
@@ -223,7 +240,7 @@ impl Application {
                 Arc::clone(&passes),
             );
             Task::spawn(|stop| publish_reached(log, live, targets, catch_up, passes, stop))
-        };
+        });
 
         let state = ApiState {
             live: live.clone(),
@@ -304,19 +321,21 @@ impl Application {
         // an inbox had not acknowledged comes again at the next start).
         let mut stopping = self.inboxes;
         stopping.push(self.catch_up);
-        stopping.push(self.reached);
+        stopping.extend(self.reached);
         stop_all(stopping, self.drain_timeout).await;
-        self.relay.stop.cancel();
-        let mut relay = self.relay.handle;
-        if tokio::time::timeout(self.drain_timeout, &mut relay)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                timeout_ms = self.drain_timeout.as_millis() as u64,
-                "the outbox did not drain in time; the rest is published at the next start"
-            );
-            relay.abort();
+        if let Some(relay) = self.relay {
+            relay.stop.cancel();
+            let mut relay = relay.handle;
+            if tokio::time::timeout(self.drain_timeout, &mut relay)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    timeout_ms = self.drain_timeout.as_millis() as u64,
+                    "the outbox did not drain in time; the rest is published at the next start"
+                );
+                relay.abort();
+            }
         }
         self.follower.stop().await;
         self.log.close().await;

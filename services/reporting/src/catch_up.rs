@@ -22,6 +22,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
+use circlemade_bus::Consumer;
 use circlemade_contracts::Service;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -74,12 +75,12 @@ impl CatchUp {
         wait_true(self.all.subscribe(), stop).await
     }
 
-    /// Looks at the inboxes' consumers (`<consumer>-<STREAM>`) until each has caught up
+    /// Looks at the inboxes' consumers (those of `consumer`) until each has caught up
     /// once, setting the flags as they do, or until `stop`.
     pub(crate) async fn watch(
         self,
         js: jetstream::Context,
-        consumer: Service,
+        consumer: Consumer,
         stop: CancellationToken,
     ) {
         let mut pending: Vec<Service> = CONSUMED.to_vec();
@@ -88,7 +89,7 @@ impl CatchUp {
             let mut still = Vec::with_capacity(pending.len());
             for stream in pending {
                 let answer = tokio::select! {
-                    answer = drained(&js, consumer, stream) => answer,
+                    answer = drained(&js, &consumer, stream) => answer,
                     () = stop.cancelled() => return,
                 };
                 match answer {
@@ -123,10 +124,10 @@ impl CatchUp {
 /// stream has nothing to import, whether or not the inbox made its consumer yet.
 async fn drained(
     js: &jetstream::Context,
-    consumer: Service,
+    consumer: &Consumer,
     stream: Service,
 ) -> Result<bool, String> {
-    let name = format!("{}-{}", consumer.as_str(), stream.stream_name());
+    let name = consumer.durable_name(stream);
     let handle = js
         .get_stream_no_info(stream.stream_name())
         .await

@@ -1,7 +1,8 @@
 //! The service's configuration: the kit's `CIRCLEMADE_*` options with the reporting
 //! service's defaults.
 
-use circlemade_bus::InboxConfig;
+use circlemade_bus::{Consumer, InboxConfig, ReplicaName};
+use circlemade_contracts::Service;
 use circlemade_eventlog::LogConfig;
 use circlemade_kit::{CommonConfig, InboxOptions, ServiceDefaults, command_with_defaults};
 use clap::FromArgMatches;
@@ -46,6 +47,16 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(MIN_LOG_CACHE_BYTES..)
     )]
     pub log_cache_bytes: u64,
+
+    /// Runs this process as the read replica NAME of the reporting service (1 to 32
+    /// characters of a-z, 0-9 and '-'), beside the primary, which runs without it.
+    /// A replica serves every report and the dashboard from its own data dir, which it
+    /// fills from JetStream through consumers of its own (`reporting-NAME-<STREAM>`,
+    /// which its NATS user must be granted); it publishes nothing: the primary alone
+    /// sets targets (a replica answers `PUT /v1/targets` with 409 `read_replica`) and
+    /// decides reached targets, and replicas import both from REPORTING.
+    #[arg(long, env = "CIRCLEMADE_REPLICA", value_name = "NAME")]
+    pub replica: Option<ReplicaName>,
 }
 
 /// The default of [`Config::log_cache_bytes`]: 8 MiB.
@@ -79,6 +90,15 @@ impl Config {
             common,
             inbox: InboxOptions::default(),
             log_cache_bytes: DEFAULT_LOG_CACHE_BYTES,
+            replica: None,
+        }
+    }
+
+    /// Who consumes the streams: the service, or the replica [`Config::replica`].
+    pub fn consumer(&self) -> Consumer {
+        match &self.replica {
+            None => Consumer::service(Service::Reporting),
+            Some(name) => Consumer::replica(Service::Reporting, name.clone()),
         }
     }
 
@@ -127,6 +147,30 @@ mod tests {
         assert!(help.contains("127.0.0.1:8083"), "{help}");
         assert!(help.contains("CIRCLEMADE_INBOX_ACK_WAIT_MS"), "{help}");
         assert_eq!(config.inbox_config().ack_wait, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_replica_is_named_by_a_valid_name_and_consumes_under_it() {
+        let primary = parse(&[]);
+        assert_eq!(primary.replica, None);
+        assert_eq!(
+            primary.consumer().durable_name(Service::Membership),
+            "reporting-MEMBERSHIP"
+        );
+        let replica = parse(&["--replica", "eu-2"]);
+        assert_eq!(
+            replica.consumer().durable_name(Service::Membership),
+            "reporting-eu-2-MEMBERSHIP"
+        );
+        let refused = Config::command()
+            .mut_args(|arg| arg.env(None::<&'static str>))
+            .try_get_matches_from(["circlemade-reporting", "--replica", "EU 2"])
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("not a replica name"), "{refused}");
+        let help = Config::command().render_long_help().to_string();
+        assert!(help.contains("CIRCLEMADE_REPLICA"), "{help}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! once, and the stream dedupes it by `Nats-Msg-Id` (the same id).
 
 use chrono::{DateTime, Utc};
+use circlemade_bus::ReplicaName;
 use circlemade_contracts::reporting::{KpiId, TargetEvent, Targets, TargetsId, Year};
 use circlemade_contracts::{EventContext, TypedEvent};
 use circlemade_eventlog::EventLog;
@@ -39,21 +40,26 @@ pub(crate) struct TargetCommands {
     /// The data dir held no event at start: commands wait until REPORTING has caught
     /// up, so that they are decided on the targets an earlier replica set.
     bootstrapping: bool,
+    /// Set on a read replica, which refuses to set targets: the primary decides.
+    replica: Option<ReplicaName>,
 }
 
 impl TargetCommands {
     /// The commands on `log`; on a log that was empty at start (`bootstrapping`),
-    /// refused with 503 until `catch_up` says REPORTING has caught up.
+    /// refused with 503 until `catch_up` says REPORTING has caught up; on a read
+    /// `replica`, refused with 409.
     pub(crate) fn new(
         log: &EventLog,
         options: ExecutorOptions,
         catch_up: CatchUp,
         bootstrapping: bool,
+        replica: Option<ReplicaName>,
     ) -> Self {
         TargetCommands {
             executor: CommandExecutor::new(log.clone(), options),
             catch_up,
             bootstrapping,
+            replica,
         }
     }
 
@@ -66,6 +72,15 @@ impl TargetCommands {
         at: DateTime<Utc>,
         targets: Targets,
     ) -> Result<Executed<YearTargets>, Problem> {
+        if let Some(replica) = &self.replica {
+            return Err(Problem::conflict(
+                "read_replica",
+                format!(
+                    "this reporting service is the read replica {replica}: targets are set on \
+                     the primary reporting service, and every replica imports them from REPORTING"
+                ),
+            ));
+        }
         if self.bootstrapping && !self.catch_up.reporting() {
             return Err(Problem::not_ready([
                 "catching up with REPORTING: the targets set before this data dir existed are not imported yet",

@@ -1,6 +1,7 @@
 //! The inbox: another service's stream, copied into this service's log.
 //!
-//! A durable pull consumer per (service, stream) delivers the stream's messages. Each
+//! A durable pull consumer per (service, stream) delivers the stream's messages (per
+//! replica, for a service that runs several: see [`Consumer`]). Each
 //! batch of messages is decoded and imported into the consumer's own log in one append
 //! batch (one flush), each event stored as the very bytes it arrived in, and each
 //! message is acked only after the flush that made it durable. An event already in the
@@ -42,6 +43,8 @@ use circlemade_contracts::{
     CE_ID_HEADER, CE_TYPE_HEADER, CloudEvent, EventId, Registry, Service, TRACEPARENT_HEADER,
 };
 use circlemade_eventlog::{EventLog, Pending, RawImport};
+
+use crate::Consumer;
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use serde::{Deserialize, Serialize};
@@ -167,7 +170,7 @@ pub enum InboxError {
 pub struct Inbox {
     log: EventLog,
     js: jetstream::Context,
-    consumer_service: Service,
+    consumer: Consumer,
     source: Service,
     registry: Arc<Registry>,
     config: InboxConfig,
@@ -180,11 +183,12 @@ pub struct Inbox {
 pub type DurableHook = Arc<dyn Fn(&[EventId]) + Send + Sync>;
 
 impl Inbox {
-    /// An inbox in `consumer_service`'s log for `source`'s stream.
+    /// An inbox in `consumer`'s log for `source`'s stream: a [`Service`], or a
+    /// [`Consumer::replica`] of one.
     pub fn new(
         log: EventLog,
         js: jetstream::Context,
-        consumer_service: Service,
+        consumer: impl Into<Consumer>,
         source: Service,
         registry: Arc<Registry>,
         config: InboxConfig,
@@ -193,7 +197,7 @@ impl Inbox {
         Ok(Inbox {
             log,
             js,
-            consumer_service,
+            consumer: consumer.into(),
             source,
             registry,
             config,
@@ -210,13 +214,9 @@ impl Inbox {
         self
     }
 
-    /// The durable consumer's name: one per (consuming service, stream).
+    /// The durable consumer's name: one per (consuming service or replica, stream).
     pub fn consumer_name(&self) -> String {
-        format!(
-            "{}-{}",
-            self.consumer_service.as_str(),
-            self.source.stream_name()
-        )
+        self.consumer.durable_name(self.source)
     }
 
     /// The inbox's counters, shared with whoever exports them.
@@ -263,9 +263,8 @@ impl Inbox {
                 pull::Config {
                     durable_name: Some(name.clone()),
                     description: Some(format!(
-                        "The {} service's inbox for {}",
-                        self.consumer_service.as_str(),
-                        stream_name
+                        "The inbox of {} for {}",
+                        self.consumer, stream_name
                     )),
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
                     ack_wait: self.config.ack_wait,

@@ -43,12 +43,14 @@
 #![forbid(unsafe_code)]
 
 mod connection;
+mod consumer;
 pub mod harness;
 mod inbox;
 mod outbox;
 pub mod streams;
 
 pub use connection::{ConnectError, connect, jetstream_context};
+pub use consumer::{Consumer, InvalidReplicaName, MAX_REPLICA_NAME_LEN, ReplicaName};
 pub use inbox::{
     DEAD_LETTER_TREE, DeadLetter, DurableHook, Inbox, InboxConfig, InboxError, InboxMetrics,
     InboxStats, dead_letters,

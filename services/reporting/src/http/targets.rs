@@ -107,6 +107,7 @@ pub(crate) struct ReachedAnswer {
         (status = 400, description = "Malformed JSON, or `malformed_year`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a coordinator token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`read_replica`: this process is a read replica (`CIRCLEMADE_REPLICA`); targets are set on the primary", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: If-Match names another version", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: every failing field named (a missing or negative target, `at` before the previous setting, a year out of range)", body = Problem, content_type = "application/problem+json"),
