@@ -225,6 +225,22 @@ impl LoadReport {
             .collect()
     }
 
+    /// Every command got its final answer and none was refused as malformed: what any
+    /// run of the load shows, whatever was killed or stopped meanwhile.
+    pub fn ensure_sound(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.unanswered.is_empty(),
+            "commands left without a final answer: {:#?}",
+            self.unanswered
+        );
+        let malformed = self.malformed();
+        anyhow::ensure!(
+            malformed.is_empty(),
+            "the load sent malformed commands: {malformed:#?}"
+        );
+        Ok(())
+    }
+
     /// Sendings that failed without an answer (connection refused or reset, timeout).
     pub fn failed_sendings(&self) -> usize {
         self.attempts
