@@ -14,10 +14,9 @@ use circlemade_contracts::{Registry, Service};
 use circlemade_eventlog::{EventLog, Position};
 use circlemade_kit::{
     ApiTokens, Health, IdempotencyStore, PositionWatch, Problem, Projection, ProjectionRunner,
-    ServiceRouter, serve,
+    ServiceRouter, Task, drain_outbox, serve,
 };
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
@@ -96,28 +95,6 @@ impl std::fmt::Debug for Application {
             .field("address", &self.address)
             .field("log", &self.log)
             .finish()
-    }
-}
-
-/// A background task and the token that stops it.
-struct Task {
-    handle: JoinHandle<()>,
-    stop: CancellationToken,
-}
-
-impl Task {
-    fn spawn<F>(run: impl FnOnce(CancellationToken) -> F) -> Self
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let stop = CancellationToken::new();
-        let handle = tokio::spawn(run(stop.clone()));
-        Task { handle, stop }
-    }
-
-    async fn stop(self) {
-        self.stop.cancel();
-        let _ = self.handle.await;
     }
 }
 
@@ -252,18 +229,7 @@ impl Application {
 
         self.inbox.stop().await;
         self.reactor.stop().await;
-        self.relay.stop.cancel();
-        let mut relay = self.relay.handle;
-        if tokio::time::timeout(self.drain_timeout, &mut relay)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                timeout_ms = self.drain_timeout.as_millis() as u64,
-                "the outbox did not drain in time; the rest is published at the next start"
-            );
-            relay.abort();
-        }
+        drain_outbox(self.relay, self.drain_timeout).await;
         self.projection.stop().await;
         self.log.close().await;
         tracing::info!(head = self.log.head().0, "stopped");

@@ -11,10 +11,9 @@ use circlemade_contracts::Service;
 use circlemade_eventlog::{EventLog, Position};
 use circlemade_kit::{
     ApiTokens, Health, IdempotencyStore, PositionWatch, Problem, ProjectionRunner, ServiceRouter,
-    serve,
+    Task, drain_outbox, serve,
 };
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
@@ -97,12 +96,6 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// A background task and the token that stops it.
-struct Task {
-    handle: JoinHandle<()>,
-    stop: CancellationToken,
-}
-
 impl Application {
     /// Builds the service from `config`. See the type's docs.
     pub async fn build(config: Config) -> Result<Self, BuildError> {
@@ -133,26 +126,17 @@ impl Application {
         let read_models =
             ReadModels::new(runner.tree().clone(), watch.clone(), common.query_wait());
         let projection = {
-            let stop = CancellationToken::new();
-            let (token, health) = (stop.clone(), health.clone());
-            let handle = tokio::spawn(async move {
-                if let Err(error) = runner.run(token).await {
+            let health = health.clone();
+            Task::spawn(|stop| async move {
+                if let Err(error) = runner.run(stop).await {
                     health.report_fatal(format!("member views: {error}"));
                 }
-            });
-            Task { handle, stop }
+            })
         };
         let relay = {
-            let stop = CancellationToken::new();
-            let handle = tokio::spawn(publish(
-                js,
-                client.clone(),
-                relay,
-                common.stream_settings(),
-                stop.clone(),
-                health.clone(),
-            ));
-            Task { handle, stop }
+            let (nats, settings, health) =
+                (client.clone(), common.stream_settings(), health.clone());
+            Task::spawn(|stop| publish(js, nats, relay, settings, stop, health))
         };
 
         let state = ApiState {
@@ -224,20 +208,8 @@ impl Application {
         self.health.set_draining();
         draining.abort();
 
-        self.relay.stop.cancel();
-        let mut relay = self.relay.handle;
-        if tokio::time::timeout(self.drain_timeout, &mut relay)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                timeout_ms = self.drain_timeout.as_millis() as u64,
-                "the outbox did not drain in time; the rest is published at the next start"
-            );
-            relay.abort();
-        }
-        self.projection.stop.cancel();
-        let _ = self.projection.handle.await;
+        drain_outbox(self.relay, self.drain_timeout).await;
+        self.projection.stop().await;
         self.log.close().await;
         tracing::info!(head = self.log.head().0, "stopped");
         served

@@ -12,9 +12,11 @@ use circlemade_bus::{
 };
 use circlemade_contracts::{Registry, Service};
 use circlemade_eventlog::{EventLog, Position};
-use circlemade_kit::{ApiTokens, Health, IdempotencyStore, Problem, ServiceRouter, serve};
+use circlemade_kit::{
+    ApiTokens, Health, IdempotencyStore, Problem, ServiceRouter, Task, drain_outbox, serve,
+    stop_all,
+};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
@@ -97,47 +99,6 @@ impl std::fmt::Debug for Application {
             .field("address", &self.address)
             .field("log", &self.log)
             .finish()
-    }
-}
-
-/// A background task and the token that stops it.
-struct Task {
-    handle: JoinHandle<()>,
-    stop: CancellationToken,
-}
-
-impl Task {
-    fn spawn<F>(run: impl FnOnce(CancellationToken) -> F) -> Self
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let stop = CancellationToken::new();
-        let handle = tokio::spawn(run(stop.clone()));
-        Task { handle, stop }
-    }
-
-    async fn stop(self) {
-        self.stop.cancel();
-        let _ = self.handle.await;
-    }
-}
-
-/// Cancels every task, then waits for them until `within` has passed, and aborts
-/// those still running.
-async fn stop_all(tasks: Vec<Task>, within: Duration) {
-    for task in &tasks {
-        task.stop.cancel();
-    }
-    let deadline = tokio::time::Instant::now() + within;
-    for task in tasks {
-        let mut handle = task.handle;
-        if tokio::time::timeout_at(deadline, &mut handle)
-            .await
-            .is_err()
-        {
-            tracing::warn!("a consuming task did not stop in time; it is stopped now");
-            handle.abort();
-        }
     }
 }
 
@@ -322,20 +283,15 @@ impl Application {
         let mut stopping = self.inboxes;
         stopping.push(self.catch_up);
         stopping.extend(self.reached);
-        stop_all(stopping, self.drain_timeout).await;
+        let aborted = stop_all(stopping, self.drain_timeout).await;
+        if aborted > 0 {
+            tracing::warn!(
+                aborted,
+                "consuming tasks did not stop in time; they are stopped now"
+            );
+        }
         if let Some(relay) = self.relay {
-            relay.stop.cancel();
-            let mut relay = relay.handle;
-            if tokio::time::timeout(self.drain_timeout, &mut relay)
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    timeout_ms = self.drain_timeout.as_millis() as u64,
-                    "the outbox did not drain in time; the rest is published at the next start"
-                );
-                relay.abort();
-            }
+            drain_outbox(relay, self.drain_timeout).await;
         }
         self.follower.stop().await;
         self.log.close().await;

@@ -119,6 +119,8 @@
 //!   `traceparent` header and returned in its answer.
 //! - `service_router`: [`ServiceRouter`], which assembles all of the above.
 //! - `server`: [`shutdown_signal`], [`serve`].
+//! - `task`: [`Task`], a background task and its stop token; [`stop_all`] and
+//!   [`drain_outbox`], the drain's bounded waits for them.
 //!
 //! # Example
 //!
@@ -184,6 +186,7 @@ mod projection;
 mod secret;
 mod server;
 mod service_router;
+mod task;
 mod trace;
 mod versions;
 
@@ -223,5 +226,6 @@ pub use projection::{
 pub use secret::Secret;
 pub use server::{serve, shutdown_signal};
 pub use service_router::{BEARER_SCHEME, ServiceRouter};
+pub use task::{Task, drain_outbox, stop_all};
 pub use trace::{SpanId, TRACEPARENT, TraceId, TraceParent};
 pub use versions::{CLOUDEVENTS_BATCH, ETag, IfMatch, WriteAnswer, stream_history};
