@@ -282,19 +282,27 @@ impl Inbox {
         shutdown: &CancellationToken,
         backoff: &mut std::time::Duration,
     ) -> Result<(), InboxError> {
-        let consumer = self.consumer().await?;
         let failed = |reason: String| InboxError::Consumer {
             stream: self.source.stream_name(),
             consumer: self.consumer_name(),
             reason,
         };
-        let messages = consumer
-            .stream()
-            .max_messages_per_batch(self.config.batch)
-            .heartbeat(self.config.heartbeat)
-            .messages()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let subscribe = async {
+            self.consumer()
+                .await?
+                .stream()
+                .max_messages_per_batch(self.config.batch)
+                .heartbeat(self.config.heartbeat)
+                .messages()
+                .await
+                .map_err(|e| failed(e.to_string()))
+        };
+        // With NATS away these requests wait for their timeout; a stop does not: nothing
+        // has been received yet, so there is nothing to import or ack.
+        let messages = tokio::select! {
+            messages = subscribe => messages?,
+            () = shutdown.cancelled() => return Ok(()),
+        };
         let mut batches = messages.ready_chunks(self.config.batch);
         // Batches handed to the log, oldest first: each finishes (acks) once durable.
         let mut importing = FuturesOrdered::new();

@@ -195,7 +195,8 @@ const MAX_PROVISION_BACKOFF: Duration = Duration::from_secs(5);
 /// A stop that comes while NATS is connected does not end the attempts: the service's
 /// outbox still has its log's events to drain at shutdown (its caller bounds that
 /// drain). With NATS away there is nothing to drain into, and the next start publishes
-/// them.
+/// them: an attempt under way when such a stop comes is abandoned, not waited for
+/// until its requests time out.
 pub async fn provision_until_stopped(
     client: &async_nats::Client,
     js: &jetstream::Context,
@@ -208,9 +209,19 @@ pub async fn provision_until_stopped(
         if stop.is_cancelled() && away() {
             return false;
         }
-        match ensure_all_streams(js, settings).await {
-            Ok(()) => return true,
-            Err(error) => tracing::warn!(%error, "cannot provision the streams yet; retrying"),
+        let stopped_while_away = async {
+            stop.cancelled().await;
+            if !away() {
+                // Connected: the attempt will be answered.
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            provisioned = ensure_all_streams(js, settings) => match provisioned {
+                Ok(()) => return true,
+                Err(error) => tracing::warn!(%error, "cannot provision the streams yet; retrying"),
+            },
+            () = stopped_while_away => return false,
         }
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}

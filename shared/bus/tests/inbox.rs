@@ -82,6 +82,32 @@ fn start_inbox(
     (metrics, stop, task)
 }
 
+/// With NATS away, the inbox waits on a JetStream request (looking up its consumer)
+/// that nobody answers; a stop must not wait for that request's timeout.
+#[tokio::test] // one thread: the inbox runs up to its first wait before the test goes on
+async fn an_inbox_stops_at_once_while_its_request_to_nats_goes_unanswered() {
+    let mut nats = NatsServer::start().await.unwrap();
+    let client = connect(&nats.url(), "circlemade-test").await.unwrap();
+    let js = jetstream_context(client, Duration::from_secs(600), 16);
+    nats.stop().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    let (_, stop, task) = start_inbox(&log, &js);
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!task.is_finished(), "the inbox gave up on its own");
+    stop.cancel();
+    // The unanswered request ends after 10 s (the client's own request timeout), which
+    // is how long a stop took when it waited for it; one that does not wait takes
+    // milliseconds.
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the inbox waited for NATS before stopping")
+        .unwrap();
+    log.close().await;
+}
+
 /// The inbox as a process of its own, printing `DURABLE <n> imported=<i> duplicates=<d>`
 /// after each batch is in the log and before it is acked, so the parent can kill it
 /// in exactly that window.

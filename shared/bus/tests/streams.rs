@@ -9,9 +9,10 @@ use async_nats::jetstream::stream;
 use circlemade_bus::harness::NatsServer;
 use circlemade_bus::{
     Provisioned, StreamError, StreamSettings, connect, ensure_all_streams, ensure_stream,
-    jetstream_context,
+    jetstream_context, provision_until_stopped,
 };
 use circlemade_contracts::Service;
+use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn provisioning_creates_once_then_leaves_streams_alone() {
@@ -118,4 +119,49 @@ async fn a_stream_that_cannot_be_changed_in_place_is_refused_clearly() {
         error.to_string().contains("cannot change this in place"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_stop_while_connected_still_provisions_so_that_the_outbox_can_drain() {
+    let server = NatsServer::start().await.unwrap();
+    let client = connect(&server.url(), "test").await.unwrap();
+    let js = jetstream_context(client.clone(), Duration::from_secs(5), 16);
+    client.flush().await.unwrap(); // connected
+    let stop = CancellationToken::new();
+    stop.cancel();
+    let provisioned =
+        provision_until_stopped(&client, &js, &StreamSettings::default(), &stop).await;
+    assert!(provisioned);
+    for service in Service::ALL {
+        js.get_stream(service.stream_name()).await.unwrap();
+    }
+}
+
+/// With NATS away the attempt waits on requests nobody answers; a stop abandons it
+/// rather than waiting for their timeout.
+#[tokio::test] // one thread: provisioning runs up to its first wait before the test goes on
+async fn a_stop_while_nats_is_away_abandons_the_attempt_under_way() {
+    let mut server = NatsServer::start().await.unwrap();
+    let client = connect(&server.url(), "test").await.unwrap();
+    let js = jetstream_context(client.clone(), Duration::from_secs(600), 16);
+    server.stop().await.unwrap();
+    let stop = CancellationToken::new();
+    let attempt = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            provision_until_stopped(&client, &js, &StreamSettings::default(), &stop).await
+        })
+    };
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!attempt.is_finished(), "provisioning gave up on its own");
+    stop.cancel();
+    // An unanswered request ends after 10 s (the client's own request timeout), which
+    // is how long a stop took when it waited for it; abandoning takes milliseconds.
+    let provisioned = tokio::time::timeout(Duration::from_secs(5), attempt)
+        .await
+        .expect("the stop waited for NATS")
+        .unwrap();
+    assert!(!provisioned);
 }
