@@ -40,6 +40,7 @@ mod eventually;
 mod probe;
 mod server;
 mod server_config;
+pub mod subscriber;
 
 pub use cluster::NatsCluster;
 pub use error::HarnessError;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context as _, ensure};
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, message::PublishMessage};
+use circlemade_bus::harness::subscriber::{StreamValidation, Verdict, validate_streams};
 use circlemade_bus::harness::{NatsServer, eventually};
 use circlemade_bus::{
     Relay, RelayConfig, StreamSettings, connect, ensure_all_streams, jetstream_context,
@@ -31,9 +32,6 @@ const PUBLISHED: Duration = Duration::from_secs(30);
 /// How long the validator may wait for the messages it expects.
 const VALIDATOR_WAIT_SECONDS: u64 = 30;
 
-/// A bound on the validator process itself, beyond its own wait.
-const VALIDATOR_DEADLINE: Duration = Duration::from_secs(VALIDATOR_WAIT_SECONDS + 30);
-
 const APPLIED: &str = "brussels.circlemade.membership.member.applied.v1";
 const ADMITTED: &str = "brussels.circlemade.membership.member.admitted.v1";
 const ACCOMPANIMENT_RECORDED: &str =
@@ -43,60 +41,20 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The Python that has nats-py and jsonschema, as `deploy/setup.sh` installs it.
-fn subscriber_python() -> PathBuf {
-    let python = workspace_root().join("target/tools/venv/bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run `bash deploy/setup.sh` to install the Python subscriber's \
-         packages (nats-py, jsonschema)",
-        python.display()
-    );
-    python
-}
-
-/// How the validator exited and what it printed.
-struct Verdict {
-    code: Option<i32>,
-    stdout: String,
-    /// Everything, to explain a failed assertion.
-    text: String,
-}
-
-/// Runs `tests/subscriber/validate_streams.py` against all three streams.
-async fn validate_streams(url: &str, expect: usize, wait_seconds: u64) -> Verdict {
-    let mut command = tokio::process::Command::new(subscriber_python());
-    command
-        .current_dir(workspace_root())
-        .arg("tests/subscriber/validate_streams.py")
-        .args(["--url", url])
-        .args(["--contracts", "shared/contracts"])
-        .args(["--streams", "MEMBERSHIP,EVENTS,REPORTING"])
-        .args(["--expect", &expect.to_string()])
-        .args(["--timeout", &wait_seconds.to_string()])
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(VALIDATOR_DEADLINE, command.output())
-        .await
-        .expect("the validator ends within its deadline")
-        .expect("the validator starts");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let hint = if stderr.contains("ModuleNotFoundError") {
-        "\nrun `bash deploy/setup.sh` to install the Python subscriber's packages"
-    } else {
-        ""
+/// Runs the validator on the three streams at `url`, expecting `expect` messages
+/// within `wait_seconds`; what it printed is shown with `--nocapture`, and on failure
+/// by the assertions.
+async fn validate(url: &str, expect: usize, wait_seconds: u64) -> Verdict {
+    let validation = StreamValidation {
+        expect: expect as u64,
+        wait: Duration::from_secs(wait_seconds),
+        gapless: None,
     };
-    let text = format!(
-        "{}\n--- stdout ---\n{stdout}--- stderr ---\n{stderr}{hint}",
-        output.status
-    );
-    // Shown with `--nocapture`, and on failure by the assertions.
-    println!("{text}");
-    Verdict {
-        code: output.status.code(),
-        stdout,
-        text,
-    }
+    let verdict = validate_streams(url, &validation)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!("{}", verdict.text);
+    verdict
 }
 
 /// The golden example of every member event type, in the order of their file names:
@@ -180,7 +138,6 @@ async fn server_with_streams() -> anyhow::Result<(NatsServer, jetstream::Context
 #[tokio::test]
 async fn python_subscriber_finds_every_relayed_event_true_to_the_published_contracts()
 -> anyhow::Result<()> {
-    subscriber_python();
     let (server, js) = server_with_streams().await?;
     let dir = tempfile::tempdir()?;
     let log = EventLog::open(LogConfig::new(dir.path()))?;
@@ -233,7 +190,7 @@ async fn python_subscriber_finds_every_relayed_event_true_to_the_published_contr
     relaying.await??;
     log.close().await;
 
-    let verdict = validate_streams(&server.url(), events.len(), VALIDATOR_WAIT_SECONDS).await;
+    let verdict = validate(&server.url(), events.len(), VALIDATOR_WAIT_SECONDS).await;
     assert_eq!(
         verdict.code,
         Some(0),
@@ -252,7 +209,6 @@ async fn python_subscriber_finds_every_relayed_event_true_to_the_published_contr
 
 #[tokio::test]
 async fn python_subscriber_rejects_an_event_whose_data_breaks_its_schema() -> anyhow::Result<()> {
-    subscriber_python();
     let (server, js) = server_with_streams().await?;
     let goldens = golden_events();
     let member = new_member_subject();
@@ -267,7 +223,7 @@ async fn python_subscriber_rejects_an_event_whose_data_breaks_its_schema() -> an
     publish_directly(&js, &valid).await?;
     publish_directly(&js, &invalid).await?;
 
-    let verdict = validate_streams(&server.url(), 2, VALIDATOR_WAIT_SECONDS).await;
+    let verdict = validate(&server.url(), 2, VALIDATOR_WAIT_SECONDS).await;
     assert_eq!(
         verdict.code,
         Some(1),
@@ -296,14 +252,13 @@ async fn python_subscriber_rejects_an_event_whose_data_breaks_its_schema() -> an
 
 #[tokio::test]
 async fn python_subscriber_fails_when_fewer_events_arrive_than_expected() -> anyhow::Result<()> {
-    subscriber_python();
     let (server, js) = server_with_streams().await?;
     let mut only = again(&golden(&golden_events(), APPLIED), &new_member_subject());
     only.sequence = Some(1);
     only.streamversion = Some(1);
     publish_directly(&js, &only).await?;
 
-    let verdict = validate_streams(&server.url(), 2, 2).await;
+    let verdict = validate(&server.url(), 2, 2).await;
     assert_eq!(
         verdict.code,
         Some(1),

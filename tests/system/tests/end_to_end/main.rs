@@ -61,6 +61,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use circlemade_bus::harness::deploy::{self, password};
+use circlemade_bus::harness::subscriber::{StreamValidation, Verdict, validate_streams};
 use circlemade_bus::harness::{NatsServer, eventually};
 use circlemade_system_tests::{DEADLINE, Role, System};
 
@@ -77,10 +78,6 @@ const ALL_MESSAGES: u64 = MEMBERSHIP_MESSAGES + EVENTS_MESSAGES + REPORTING_MESS
 /// How long the Python subscriber may wait for the messages it expects; they are all
 /// in the streams before it starts.
 const VALIDATOR_WAIT_SECONDS: u64 = 20;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// The number of messages in each stream, read as the deploy `subscriber` user.
 async fn stream_counts(js: &jetstream::Context) -> anyhow::Result<[u64; 3]> {
@@ -121,53 +118,6 @@ async fn caught_up(system: &System, subscriber: &jetstream::Context) {
         "log heads of membership, events, reporting"
     );
     assert_eq!(streams, expected_streams, "MEMBERSHIP, EVENTS, REPORTING");
-}
-
-/// The Python that has nats-py and jsonschema, as `deploy/setup.sh` installs it.
-fn subscriber_python() -> PathBuf {
-    let python = workspace_root().join("target/tools/venv/bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run `bash deploy/setup.sh` to install the Python subscriber's \
-         packages (nats-py, jsonschema)",
-        python.display()
-    );
-    python
-}
-
-/// Runs `tests/subscriber/validate_streams.py` on the three streams as the deploy
-/// `subscriber` user; its exit code and everything it printed.
-async fn validate_streams(url: &str) -> (Option<i32>, String) {
-    let mut command = tokio::process::Command::new(subscriber_python());
-    command
-        .current_dir(workspace_root())
-        .arg("tests/subscriber/validate_streams.py")
-        .args(["--url", url])
-        .args(["--contracts", "shared/contracts"])
-        .args(["--streams", "MEMBERSHIP,EVENTS,REPORTING"])
-        // EVENTS and REPORTING skip the positions of the events their producers
-        // consumed into their own logs.
-        .args(["--gapless-streams", "MEMBERSHIP"])
-        .args(["--expect", &ALL_MESSAGES.to_string()])
-        .args(["--timeout", &VALIDATOR_WAIT_SECONDS.to_string()])
-        .kill_on_drop(true);
-    let bound = Duration::from_secs(VALIDATOR_WAIT_SECONDS) + DEADLINE;
-    let output = tokio::time::timeout(bound, command.output())
-        .await
-        .expect("the validator ends within its deadline")
-        .expect("the validator starts");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let hint = if stderr.contains("ModuleNotFoundError") {
-        "\nrun `bash deploy/setup.sh` to install the Python subscriber's packages"
-    } else {
-        ""
-    };
-    let text = format!(
-        "{}\n--- stdout ---\n{}--- stderr ---\n{stderr}{hint}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout)
-    );
-    (output.status.code(), text)
 }
 
 /// The first file under `dir` that holds `needle`.
@@ -259,7 +209,16 @@ async fn a_back_dated_programme_is_reported_viewed_and_published_as_counted_by_h
     check_reports(&system.reporting).await;
     check_producers(&system, &programme).await;
 
-    let (code, text) = validate_streams(&subscriber_url).await;
+    let validation = StreamValidation {
+        expect: ALL_MESSAGES,
+        wait: Duration::from_secs(VALIDATOR_WAIT_SECONDS),
+        // EVENTS and REPORTING skip the positions of the events their producers
+        // consumed into their own logs.
+        gapless: Some("MEMBERSHIP"),
+    };
+    let Verdict { code, text, .. } = validate_streams(&subscriber_url, &validation)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         code,
         Some(0),
