@@ -699,24 +699,14 @@ impl Stamps {
         )?
         .nats_subject()?;
         let listening = async_nats::connect(nats_url).await?;
-        let mut subscription = listening.subscribe(subject).await?;
+        let subscription = listening.subscribe(subject).await?;
         listening.flush().await?;
-        let bus = {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut stamps = HashMap::new();
-                while stamps.len() < expected {
-                    let message = tokio::select! {
-                        biased;
-                        message = subscription.next() => message,
-                        () = stop.cancelled() => break,
-                    };
-                    let Some(message) = message else { break };
-                    stamps.insert(sequence_of(&message.payload)?, Instant::now());
-                }
-                Ok(stamps)
-            })
-        };
+        let bus = tokio::spawn(stamp_messages(
+            subscription,
+            expected,
+            stop.clone(),
+            |message| async move { sequence_of(&message.payload) },
+        ));
 
         let consuming = async_nats::connect(nats_url).await?;
         let consumer = jetstream::new(consuming.clone())
@@ -725,30 +715,23 @@ impl Stamps {
             .create_consumer(inbox_like(STAMP_CONSUMER.to_owned()))
             .await?;
         let config = InboxConfig::default();
-        let mut messages = consumer
+        let messages = consumer
             .stream()
             .max_messages_per_batch(config.batch)
             .heartbeat(config.heartbeat)
             .messages()
             .await?;
-        let delivered = {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut stamps = HashMap::new();
-                while stamps.len() < expected {
-                    let message = tokio::select! {
-                        biased;
-                        message = messages.next() => message,
-                        () = stop.cancelled() => break,
-                    };
-                    let Some(message) = message else { break };
-                    let message = message?;
-                    stamps.insert(sequence_of(&message.payload)?, Instant::now());
-                    message.ack().await.map_err(anyhow::Error::from_boxed)?;
-                }
-                Ok(stamps)
-            })
-        };
+        let delivered = tokio::spawn(stamp_messages(
+            messages,
+            expected,
+            stop.clone(),
+            |message| async move {
+                let message = message?;
+                let sequence = sequence_of(&message.payload)?;
+                message.ack().await.map_err(anyhow::Error::from_boxed)?;
+                Ok(sequence)
+            },
+        ));
 
         let mut head = internals.log().subscribe();
         let durable = tokio::spawn(async move {
@@ -791,6 +774,33 @@ impl Stamps {
         }
         Ok(stamped)
     }
+}
+
+/// When each of `expected` messages arrived, by the log position `position` reads
+/// from it (acking it where the source needs acks), until all came or `stop`.
+async fn stamp_messages<S, F, Fut>(
+    mut messages: S,
+    expected: usize,
+    stop: CancellationToken,
+    mut position: F,
+) -> anyhow::Result<HashMap<u64, Instant>>
+where
+    S: futures::Stream + Unpin,
+    F: FnMut(S::Item) -> Fut,
+    Fut: Future<Output = anyhow::Result<u64>>,
+{
+    let mut stamps = HashMap::new();
+    while stamps.len() < expected {
+        let message = tokio::select! {
+            biased;
+            message = messages.next() => message,
+            () = stop.cancelled() => break,
+        };
+        let Some(message) = message else { break };
+        let arrived = Instant::now();
+        stamps.insert(position(message).await?, arrived);
+    }
+    Ok(stamps)
 }
 
 /// The log position a published event carries (its `sequence` extension).
